@@ -1,0 +1,9 @@
+/* placeholder: replaced by the module implementation */
+#include <stdio.h>
+#include "core/cli.h"
+int
+check_main(int argc, char **argv)
+{
+	fprintf(stderr, "not built yet\n");
+	return EXIT_USAGE;
+}
