@@ -43,7 +43,8 @@ enum fw_other_tcp {
 };
 
 #define FW_DEFAULT_TPROXY_PORT	8890
-#define FW_DEFAULT_MARK		0x00100000u
+#define FW_DEFAULT_MARK		0x00100000u	/* agent flows (ct mark + fwmark) */
+#define FW_DEFAULT_ENGINE_MARK	0x00200000u	/* SO_MARK of the engine's upstream sockets */
 #define FW_DEFAULT_ROUTE_TABLE	8890
 #define FW_DEFAULT_RULE_PRIO	8890
 #define FW_MAX_AGENTS		256
@@ -57,6 +58,7 @@ struct firewall_config {
 	uint16_t	tproxy_port;
 	uint16_t	queue_num;
 	uint32_t	mark;		/* a bit mask; masked operations only */
+	uint32_t	engine_mark;	/* SO_MARK on upstream sockets, accepted first */
 	uint32_t	route_table;
 	uint32_t	rule_priority;
 	int		fail_closed;	/* fail_mode: closed (1) | open (0) */
