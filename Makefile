@@ -12,6 +12,7 @@
 #   make bench           benchmarks (bench-scanner, engine vs direct/peers)
 #   make asan            same as `make SANITIZE=1`: build in build-asan/
 #   make install DESTDIR=... PREFIX=...
+#   make run             build, then run the engine on built-in defaults
 #
 # Sources are found by wildcard, one folder per pipeline stage.
 
@@ -78,13 +79,19 @@ FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE -I. -g -O1 $(PKG_CFLAGS) -pthread \
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o)
 FUZZ_SECONDS ?= 20
 
-.PHONY: all check unit integration test test-long fuzz fuzz-run fuzz-long \
+.PHONY: all run check unit integration test test-long fuzz fuzz-run fuzz-long \
 	bench bench-scanner asan install uninstall clean man-check deps help
 
 all: $(BIN)
 
 deps:
 	sh scripts/deps.sh all
+
+# The main job on built-in defaults (no config file): the engine in the
+# foreground, audit lines on stdout.  Add RUN_ARGS="--apply --agent-user NAME"
+# to steer an agent through it.
+run: $(BIN)
+	$(BIN) run $(RUN_ARGS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -153,6 +153,15 @@ struct config {
 	struct firewall_config fw;
 
 	struct strlist	 warnings;	/* "key: not implemented by pipelock-fw, ignored" */
+
+	/*
+	 * Where each scanner.patterns[i]'s regex was written (1-based line and
+	 * column; 0 when built in), so policy_new() can report a pattern that
+	 * fails to compile as FILE:LINE:COL: dlp.patterns[i].regex: ...
+	 */
+	struct config_mark {
+		unsigned line, col;
+	}		*dlp_pattern_marks;
 };
 
 #define CONFIG_ERR_MAX	1024

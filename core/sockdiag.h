@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <sys/socket.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct sockdiag_owner {
@@ -32,5 +33,47 @@ int sockdiag_owner_find(const struct sockaddr *src, const struct sockaddr *dst,
  */
 int sockdiag_inode_process(unsigned long inode, pid_t *pid, char *exe,
     size_t exelen);
+
+/* One socket of a dump (sockdiag_foreach). */
+struct sockdiag_sock {
+	int		family;		/* AF_INET | AF_INET6 */
+	int		proto;		/* IPPROTO_TCP | IPPROTO_UDP */
+	int		state;		/* TCP_* state */
+	struct sockaddr_storage src;	/* local */
+	struct sockaddr_storage dst;	/* remote */
+	uid_t		uid;
+	unsigned long	inode;
+	uint32_t	cookie[2];
+};
+
+/*
+ * Call fn for every socket of family/proto in the caller's network
+ * namespace (TCP: all states but LISTEN).  fn returning -1 stops the walk.
+ * 0 on success, -1 on error (errno set).
+ */
+int sockdiag_foreach(int family, int proto,
+    int (*fn)(const struct sockdiag_sock *, void *), void *arg);
+
+/*
+ * Close a socket from the outside (SOCK_DESTROY; needs CONFIG_INET_DIAG_
+ * DESTROY and CAP_NET_ADMIN).  0, or -errno: -EOPNOTSUPP when the kernel
+ * cannot, -ENOENT when the socket is gone.
+ */
+int sockdiag_destroy(const struct sockdiag_sock *s);
+
+/* 1 if this kernel supports SOCK_DESTROY for TCP, 0 if not. */
+int sockdiag_destroy_supported(void);
+
+struct nlmsghdr;
+
+/*
+ * The netlink request/reply loop sock_diag and rules/ share: send req on a
+ * fresh socket of bus (NETLINK_SOCK_DIAG, NETLINK_ROUTE, NETLINK_NETFILTER)
+ * and feed every reply to cb (may be NULL: only wait for the ACK) until the
+ * dump ends, the ACK arrives or cb returns MNL_CB_STOP (cb is a libmnl
+ * mnl_cb_t).  0, or -errno (the kernel's error for the request).
+ */
+int sockdiag_nl_talk(int bus, const struct nlmsghdr *req,
+    int (*cb)(const struct nlmsghdr *, void *), void *arg);
 
 #endif

@@ -49,6 +49,15 @@ int dlp_scan_text(const struct dlp *d, const char *buf, size_t len,
     struct scan_result *res);
 
 /*
+ * Tests and benchmarks: 0 turns the Vectorscan prefilter off so every
+ * pattern runs through PCRE2 (the comparison the README reports).
+ */
+void dlp_set_prefilter(struct dlp *d, int on);
+
+/* The compiled DLP set of a scanner (scanner.c); lives as long as sc. */
+const struct dlp *scanner_dlp(const struct scanner *sc);
+
+/*
  * Result helpers shared by the scanner's modules.  scan_result_add() copies
  * a redacted form of match (first 4 bytes + length), never the match itself.
  */

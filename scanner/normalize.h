@@ -17,6 +17,15 @@
  * ASCII, combining marks dropped.  out must hold len bytes.
  */
 size_t norm_for_dlp(const char *in, size_t len, char *out);
+/* The input offset that produced output byte outpos of norm_for_dlp(). */
+size_t norm_for_dlp_srcoff(const char *in, size_t len, size_t outpos);
+/*
+ * Same as norm_for_dlp() but TAB, LF and CR are kept: bodies and header
+ * values keep their line structure so \b, (?m)^ and seed-phrase word
+ * splits see what the sender wrote.
+ */
+size_t norm_for_text(const char *in, size_t len, char *out);
+size_t norm_for_text_srcoff(const char *in, size_t len, size_t outpos);
 
 /* One round of %XX decoding ('+' -> ' ' when plus_space). */
 size_t norm_pct_decode(const char *in, size_t len, char *out, int plus_space);

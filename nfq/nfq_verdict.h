@@ -1,0 +1,102 @@
+/*
+ * nfq_verdict.h - what to do with one agent UDP datagram.
+ *
+ * Separated from the netlink worker so the whole decision table (DNS
+ * shape, resolver, scanner, budget; QUIC mode and SNI; other UDP) runs in
+ * unit tests without a kernel.  No I/O and no logging here: the worker
+ * sends the verdict and writes the audit line from struct nfq_decision.
+ *
+ * Per-agent DNS budget: at most NFQ_DNS_BUDGET_NAMES distinct question
+ * names under one registrable domain per NFQ_DNS_BUDGET_WINDOW_MS and agent
+ * uid; repeats of a name already counted stay allowed.  The registrable
+ * domain is approximated without the Public Suffix List: the last two
+ * labels, or the last three when the last two look like a public suffix
+ * (a known multi-label suffix such as co.uk or com.au, or a two-letter
+ * country TLD under a short generic second level: co, com, net, org, gov,
+ * edu, ac, or, ne, go).  Misses (e.g. names under cloud provider suffixes)
+ * only make the budget coarser.  The table holds NFQ_DNS_BUDGET_ENTRIES
+ * (uid, domain) entries, 4-way set associative with LRU per set, keyed
+ * by a per-process random hash so an agent cannot aim evictions.
+ *
+ * Allowed QUIC flows (5-tuple) are also remembered here, NFQ_FLOWS_MAX of
+ * them, idle for at most NFQ_FLOW_IDLE_MS, so their later packets pass even
+ * when the ruleset's conntrack-mark exemption is missing or conntrack
+ * dropped the flow.
+ */
+#ifndef PIPELOCK_NFQ_VERDICT_H
+#define PIPELOCK_NFQ_VERDICT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "scanner/scanner.h"
+#include "nfq/nfq_dns.h"
+#include "tproxy/tproxy_tls.h"
+
+struct policy;
+
+#define NFQ_DNS_PORT			53
+#define NFQ_QUIC_PORT			443
+#define NFQ_DNS_BUDGET_NAMES		64
+#define NFQ_DNS_BUDGET_WINDOW_MS	60000
+#define NFQ_DNS_BUDGET_ENTRIES		4096
+#define NFQ_DNS_BUDGET_WAYS		4
+#define NFQ_ADDR_STR_MAX		64	/* "[v6]:port" */
+#define NFQ_FLOWS_MAX			1024	/* allowed QUIC flows remembered */
+#define NFQ_FLOW_WAYS			4
+#define NFQ_FLOW_IDLE_MS		60000
+
+enum nfq_verdict {
+	NFQ_ACCEPT = 0,		/* NF_ACCEPT */
+	NFQ_ACCEPT_FLOW,	/* NF_REPEAT, mark |= NFQ_MARK_ALLOW (flow) */
+	NFQ_DROP,		/* NF_DROP: silent (malformed, incomplete) */
+	NFQ_REJECT,		/* NF_REPEAT, mark |= NFQ_MARK_REJECT */
+};
+
+/* One datagram, as the worker parsed it from the queued packet. */
+struct nfq_packet {
+	struct sockaddr_storage	 src, dst;	/* family + address + port */
+	long long		 uid, gid;	/* -1: unknown */
+	const uint8_t		*payload;	/* UDP payload */
+	size_t			 len;
+	uint64_t		 now_ms;	/* monotonic */
+};
+
+struct nfq_decision {
+	enum nfq_verdict	 verdict;
+	int			 audit;		/* 1: write an audit line */
+	int			 warn_only;	/* blocked by policy, not enforced */
+	const char		*event;		/* "dns" | "quic" | "udp" */
+	const char		*verdict_name;	/* "allow" | "block" | "warn" */
+	char			 reason[SCAN_REASON_MAX];
+	char			 host[TLS_SNI_MAX + 1];	/* qname or SNI */
+	char			 qtype[16];
+	const char		*scanner;	/* finding's scanner label */
+	const char		*pattern;
+	char			 redacted[SCAN_REDACTED_MAX];
+	char			 alpn[TLS_ALPN_MAX + 1];
+	int			 ech;
+};
+
+struct nfq_verdict_state;
+
+/* Budget table + QUIC reassembly table; NULL on allocation failure. */
+struct nfq_verdict_state *nfq_verdict_new(void);
+void nfq_verdict_free(struct nfq_verdict_state *st);
+
+/*
+ * Decide pkt under policy p (borrowed).  Always fills d; never fails: an
+ * internal error (out of memory, scanner error) blocks.
+ */
+void nfq_verdict_decide(struct nfq_verdict_state *st, const struct policy *p,
+    const struct nfq_packet *pkt, struct nfq_decision *d);
+
+/*
+ * The registrable domain of a lowercase dotted name (see above): a pointer
+ * into name.  Exposed for tests.
+ */
+const char *nfq_verdict_regdomain(const char *name);
+
+#endif

@@ -1,0 +1,1359 @@
+/*
+ * dlp.c - the compiled DLP set: pattern matching, known secrets, BIP-39
+ * seed phrases and the text pipeline (normalise, decode layers, rescan).
+ *
+ * Two engines, one pass.  Every pattern, every encoded form of every known
+ * secret and a seed-phrase shape go into ONE Vectorscan database that scans
+ * the input once in linear time.  Patterns are compiled there in prefilter
+ * mode (a superset of the regex, so constructs Vectorscan lacks still
+ * compile); only patterns it reports are then run by PCRE2 (JIT, compiled
+ * once) to confirm, extract the match for validators and redaction.  Benign
+ * traffic therefore costs one Vectorscan pass and nothing else.
+ *
+ * PCRE2 runs in byte mode (no PCRE2_UTF): inputs are arbitrary bytes, the
+ * built-in formats are ASCII, and invalid UTF-8 must not turn into a match
+ * error.  RE2's "$" (end of text only) is PCRE2_DOLLAR_ENDONLY.  PCRE2 is
+ * bounded by a match limit and a small JIT stack: a pattern that hits
+ * either is a blocking finding "DLP scan limit hit: <name>" (fail closed).
+ *
+ * Per-thread scratch (Vectorscan scratch, PCRE2 match data, JIT stack) is
+ * thread-local and grown on demand, so one struct dlp serves any number of
+ * threads and two of them (hot reload) coexist.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hs.h>
+#include <pcre2.h>
+
+#include "scanner/bip39.h"
+#include "scanner/dlp.h"
+#include "scanner/dlp_patterns.h"
+#include "scanner/domain.h"
+#include "scanner/normalize.h"
+#include "scanner/validate.h"
+
+#define DLP_MATCH_LIMIT		1000000	/* PCRE2 backtracking budget */
+#define DLP_JIT_STACK_MIN	(32 * 1024)
+#define DLP_JIT_STACK_MAX	(256 * 1024)
+#define DLP_DEPTH_MAX		3	/* nested decode layers */
+#define DLP_RUN_MIN		16	/* shortest encoded run decoded */
+#define DLP_RUN_MAX		(1 << 20)	/* longest run decoded */
+#define DLP_SECRET_HITS		16	/* secret hits kept per pass */
+#define DLP_PRINTABLE_PCT	90	/* decoded layer must be this printable */
+#define DLP_REGIONS		128	/* hit regions kept per pattern */
+#define DLP_SEED_BACK		4096	/* seed run start searched this far back */
+
+enum dlp_label {
+	DLP_LABEL_DLP = 0,
+	DLP_LABEL_CORE,
+};
+
+struct dlp_pat {
+	char			*name;
+	char			*severity;
+	char			*regex;		/* as compiled, with (?i) */
+	const char		*prefilter;	/* static; NULL: regex */
+	size_t			 maxw;		/* longest match, 0 unbounded */
+	enum scan_validator	 validator;
+	struct strlist		 exempt;
+	int			 warn_only;
+	enum dlp_label		 label;
+	int			 always;	/* not in the Vectorscan db */
+	int			 shadowed;	/* same as a core pattern */
+	pcre2_code		*re;
+};
+
+struct dlp_form {
+	char		*bytes;
+	size_t		 len;
+	const char	*reason;	/* static */
+};
+
+struct dlp {
+	struct dlp_pat	*pats;		/* core floor first */
+	size_t		 npats;
+	size_t		 ncore;
+	struct dlp_form	*forms;
+	size_t		 nforms;
+	hs_database_t	*db;
+	unsigned	 seed_id;	/* db id of the seed shape, or UINT_MAX */
+	unsigned	 form_base;	/* db id of forms[0] */
+	int		 seed_enabled;
+	int		 seed_min;
+	int		 seed_verify;
+	int		 prefilter;	/* 0: PCRE2 on every pattern */
+	uint64_t	 gen;		/* for thread-local scratch */
+};
+
+/* What one pass looks for. */
+#define DLP_WANT_PATTERNS	0x1
+#define DLP_WANT_SECRETS	0x2
+#define DLP_WANT_SEED		0x4
+#define DLP_WANT_ALL		0x7
+
+/* How a scanned buffer's offsets map back to the caller's input. */
+struct dlp_map {
+	const char	*src;		/* normalised from src when not NULL */
+	size_t		 srclen;
+	size_t		 base;		/* added to every offset */
+	int		 fixed;		/* decoded layer: every offset = base */
+	int		 keep_ws;	/* src went through norm_for_text() */
+};
+
+/*
+ * Where Vectorscan saw a bounded pattern (or the seed shape) end: merged
+ * [a, b) ranges of possible match starts.  Overflow: confirm everywhere.
+ */
+struct dlp_regions {
+	unsigned	n;
+	int		full;
+	size_t		a[DLP_REGIONS];
+	size_t		b[DLP_REGIONS];
+};
+
+struct dlp_tls {
+	hs_scratch_t		*scratch;
+	uint64_t		 scratch_gen;
+	pcre2_match_context	*mctx;
+	pcre2_jit_stack		*jit;
+	pcre2_match_data	*md;
+	uint64_t		*bits;
+	size_t			 nbits;
+	struct dlp_regions	*reg;		/* npats + 1 (seed last) */
+	size_t			 nreg;
+};
+
+static _Thread_local struct dlp_tls dlp_tls;
+static atomic_uint_fast64_t dlp_gen_next = 1;
+
+static int dlp_text(const struct dlp *d, const char *buf, size_t len,
+    enum scan_where where, const char *host, const struct dlp_map *map,
+    int depth, struct scan_result *res);
+
+static char *
+dlp_strdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static void
+dlp_pat_clear(struct dlp_pat *p)
+{
+	size_t i;
+
+	free(p->name);
+	free(p->severity);
+	free(p->regex);
+	for (i = 0; i < p->exempt.n; i++)
+		free(p->exempt.v[i]);
+	free(p->exempt.v);
+	pcre2_code_free(p->re);
+	memset(p, 0, sizeof(*p));
+}
+
+void
+dlp_free(struct dlp *d)
+{
+	size_t i;
+
+	if (d == NULL)
+		return;
+	for (i = 0; i < d->npats; i++)
+		dlp_pat_clear(&d->pats[i]);
+	free(d->pats);
+	for (i = 0; i < d->nforms; i++) {
+		if (d->forms[i].bytes)
+			explicit_bzero(d->forms[i].bytes, d->forms[i].len);
+		free(d->forms[i].bytes);
+	}
+	free(d->forms);
+	hs_free_database(d->db);
+	free(d);
+}
+
+/* pipelock prepends (?i) unless the regex already starts with it. */
+static char *
+dlp_regex_ci(const char *re, size_t *added)
+{
+	char *out;
+
+	*added = 0;
+	if (strncmp(re, "(?i)", 4) == 0)
+		return strdup(re);
+	if (asprintf(&out, "(?i)%s", re) == -1)
+		return NULL;
+	*added = 4;
+	return out;
+}
+
+static int
+dlp_pat_compile(struct dlp_pat *p, const char *regex, char *err,
+    size_t errlen)
+{
+	PCRE2_UCHAR msg[128];
+	PCRE2_SIZE eoff;
+	size_t added;
+	int ecode;
+
+	if ((p->regex = dlp_regex_ci(regex, &added)) == NULL) {
+		snprintf(err, errlen, "dlp pattern '%s': out of memory",
+		    p->name);
+		return -1;
+	}
+	p->re = pcre2_compile((PCRE2_SPTR)p->regex, PCRE2_ZERO_TERMINATED,
+	    PCRE2_DOLLAR_ENDONLY, &ecode, &eoff, NULL);
+	if (p->re == NULL) {
+		pcre2_get_error_message(ecode, msg, sizeof(msg));
+		snprintf(err, errlen,
+		    "dlp pattern '%s': PCRE2 error at offset %zu: %s", p->name,
+		    eoff >= added ? (size_t)eoff - added : 0, (char *)msg);
+		return -1;
+	}
+	/* No JIT (e.g. hardened kernel): the interpreter is the fallback. */
+	(void)pcre2_jit_compile(p->re, PCRE2_JIT_COMPLETE);
+	return 0;
+}
+
+static int
+dlp_pat_set(struct dlp_pat *p, const char *name, const char *regex,
+    const char *severity, enum scan_validator v, enum dlp_label label,
+    char *err, size_t errlen)
+{
+	p->name = dlp_strdup(name);
+	p->severity = dlp_strdup(severity ? severity : "high");
+	p->validator = v;
+	p->label = label;
+	if (p->name == NULL || p->severity == NULL) {
+		snprintf(err, errlen, "dlp: out of memory");
+		return -1;
+	}
+	return dlp_pat_compile(p, regex, err, errlen);
+}
+
+static int
+dlp_copy_list(struct strlist *dst, const struct strlist *src)
+{
+	size_t i;
+
+	if (src->n == 0)
+		return 0;
+	if ((dst->v = calloc(src->n, sizeof(char *))) == NULL)
+		return -1;
+	for (i = 0; i < src->n; i++) {
+		if ((dst->v[i] = strdup(src->v[i])) == NULL)
+			return -1;
+		dst->n++;
+	}
+	return 0;
+}
+
+static const struct scanner_pattern *
+dlp_user_find(const struct scanner_config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->npatterns; i++)
+		if (cfg->patterns[i].name &&
+		    strcmp(cfg->patterns[i].name, name) == 0)
+			return &cfg->patterns[i];
+	return NULL;
+}
+
+static int
+dlp_pat_set_user(struct dlp_pat *p, const struct scanner_pattern *up,
+    char *err, size_t errlen)
+{
+	if (up->name == NULL || up->regex == NULL) {
+		snprintf(err, errlen, "dlp pattern '%s': name and regex required",
+		    up->name ? up->name : "");
+		return -1;
+	}
+	if (dlp_pat_set(p, up->name, up->regex, up->severity, up->validator,
+	    DLP_LABEL_DLP, err, errlen) == -1)
+		return -1;
+	p->warn_only = up->warn_only;
+	if (dlp_copy_list(&p->exempt, &up->exempt_domains) == -1) {
+		snprintf(err, errlen, "dlp: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Core floor, then (include_defaults) the built-ins with same-name user
+ * patterns replacing them in place, then the remaining user patterns.
+ */
+static int
+dlp_build_patterns(struct dlp *d, const struct scanner_config *cfg,
+    char *err, size_t errlen)
+{
+	const struct scanner_pattern *up;
+	struct dlp_pat *p;
+	size_t i, j, max;
+
+	max = dlp_ncore + dlp_nbuiltins + cfg->npatterns;
+	if ((d->pats = calloc(max, sizeof(*d->pats))) == NULL) {
+		snprintf(err, errlen, "dlp: out of memory");
+		return -1;
+	}
+	for (i = 0; i < dlp_ncore; i++) {
+		p = &d->pats[d->npats++];
+		if (dlp_pat_set(p, dlp_core[i].name, dlp_core[i].regex,
+		    dlp_core[i].severity, dlp_core[i].validator, DLP_LABEL_CORE,
+		    err, errlen) == -1)
+			return -1;
+		p->prefilter = dlp_core[i].prefilter;
+		p->maxw = dlp_core[i].maxw;
+	}
+	d->ncore = d->npats;
+	if (cfg->dlp_include_defaults) {
+		for (i = 0; i < dlp_nbuiltins; i++) {
+			p = &d->pats[d->npats++];
+			up = dlp_user_find(cfg, dlp_builtins[i].name);
+			if (up != NULL) {
+				if (dlp_pat_set_user(p, up, err, errlen) == -1)
+					return -1;
+				continue;
+			}
+			if (dlp_pat_set(p, dlp_builtins[i].name,
+			    dlp_builtins[i].regex, dlp_builtins[i].severity,
+			    dlp_builtins[i].validator, DLP_LABEL_DLP, err,
+			    errlen) == -1)
+				return -1;
+			p->prefilter = dlp_builtins[i].prefilter;
+			p->maxw = dlp_builtins[i].maxw;
+		}
+	}
+	for (i = 0; i < cfg->npatterns; i++) {
+		up = &cfg->patterns[i];
+		if (cfg->dlp_include_defaults && up->name != NULL) {
+			for (j = 0; j < dlp_nbuiltins; j++)
+				if (strcmp(dlp_builtins[j].name, up->name) == 0)
+					break;
+			if (j < dlp_nbuiltins)
+				continue;	/* replaced a built-in above */
+		}
+		/* A later same-name user pattern wins over an earlier one. */
+		if (up->name != NULL && dlp_user_find(cfg, up->name) != up)
+			continue;
+		p = &d->pats[d->npats++];
+		if (dlp_pat_set_user(p, up, err, errlen) == -1)
+			return -1;
+	}
+	/* A configurable copy of a core pattern would only report twice. */
+	for (i = d->ncore; i < d->npats; i++)
+		for (j = 0; j < d->ncore; j++)
+			if (strcmp(d->pats[i].name, d->pats[j].name) == 0 &&
+			    strcmp(d->pats[i].regex, d->pats[j].regex) == 0 &&
+			    !d->pats[i].warn_only && d->pats[i].exempt.n == 0)
+				d->pats[i].shadowed = 1;
+	return 0;
+}
+
+static int
+dlp_form_add(struct dlp *d, size_t *cap, char *bytes, size_t len,
+    const char *reason)
+{
+	struct dlp_form *nf;
+	size_t i;
+
+	if (bytes == NULL)
+		return -1;
+	for (i = 0; i < d->nforms; i++)
+		if (d->forms[i].len == len &&
+		    memcmp(d->forms[i].bytes, bytes, len) == 0) {
+			free(bytes);
+			return 0;
+		}
+	if (d->nforms == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		if ((nf = realloc(d->forms, *cap * sizeof(*nf))) == NULL) {
+			free(bytes);
+			return -1;
+		}
+		d->forms = nf;
+	}
+	d->forms[d->nforms].bytes = bytes;
+	d->forms[d->nforms].len = len;
+	d->forms[d->nforms].reason = reason;
+	d->nforms++;
+	return 0;
+}
+
+static char *
+dlp_enc_b64(const unsigned char *s, size_t len, int url, int pad, size_t *out)
+{
+	static const char std[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char urla[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	const char *a = url ? urla : std;
+	char *o = malloc(len / 3 * 4 + 5);
+	size_t i, n = 0;
+	uint32_t v;
+
+	if (o == NULL)
+		return NULL;
+	for (i = 0; i + 2 < len; i += 3) {
+		v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+		o[n++] = a[v >> 18 & 63];
+		o[n++] = a[v >> 12 & 63];
+		o[n++] = a[v >> 6 & 63];
+		o[n++] = a[v & 63];
+	}
+	if (len - i == 1) {
+		v = (uint32_t)s[i] << 16;
+		o[n++] = a[v >> 18 & 63];
+		o[n++] = a[v >> 12 & 63];
+		if (pad) {
+			o[n++] = '=';
+			o[n++] = '=';
+		}
+	} else if (len - i == 2) {
+		v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8;
+		o[n++] = a[v >> 18 & 63];
+		o[n++] = a[v >> 12 & 63];
+		o[n++] = a[v >> 6 & 63];
+		if (pad)
+			o[n++] = '=';
+	}
+	*out = n;
+	return o;
+}
+
+static char *
+dlp_enc_b32(const unsigned char *s, size_t len, int pad, size_t *out)
+{
+	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+	char *o = malloc(len * 8 / 5 + 16);
+	size_t i, n = 0;
+	uint64_t acc = 0;
+	int bits = 0;
+
+	if (o == NULL)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		acc = acc << 8 | s[i];
+		bits += 8;
+		while (bits >= 5) {
+			bits -= 5;
+			o[n++] = a[acc >> bits & 31];
+		}
+	}
+	if (bits > 0)
+		o[n++] = a[acc << (5 - bits) & 31];
+	while (pad && n % 8)
+		o[n++] = '=';
+	*out = n;
+	return o;
+}
+
+/* Hex with an optional per-byte prefix and separator ("\x", "0x", ":"). */
+static char *
+dlp_enc_hex(const unsigned char *s, size_t len, const char *prefix,
+    const char *sep, const char *digits, size_t *out)
+{
+	size_t pl = strlen(prefix), sl = strlen(sep), i, n = 0;
+	char *o = malloc(len * (2 + pl + sl) + 1);
+
+	if (o == NULL)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		if (i && sl) {
+			memcpy(o + n, sep, sl);
+			n += sl;
+		}
+		memcpy(o + n, prefix, pl);
+		n += pl;
+		o[n++] = digits[s[i] >> 4];
+		o[n++] = digits[s[i] & 15];
+	}
+	*out = n;
+	return o;
+}
+
+#define R_LIT	"known secret leak detected"
+#define R_B64	"known secret leak detected (base64-encoded)"
+#define R_HEX	"known secret leak detected (hex-encoded)"
+#define R_B32	"known secret leak detected (base32-encoded)"
+#define R_PCT	"known secret leak detected (url-encoded)"
+
+/* Every encoded form of every known secret, matched as literals. */
+static int
+dlp_build_secrets(struct dlp *d, const struct scanner_config *cfg)
+{
+	static const char lower[] = "0123456789abcdef";
+	static const char upper[] = "0123456789ABCDEF";
+	static const char *const seps[][2] = {
+		{ "", "" }, { "", ":" }, { "", " " }, { "", "-" }, { "", "," },
+		{ "\\x", "" }, { "0x", "" }, { "0x", " " },
+	};
+	const unsigned char *s;
+	size_t cap = 0, i, k, len, n;
+	int url, pad;
+
+	for (i = 0; i < cfg->known_secrets.n; i++) {
+		s = (const unsigned char *)cfg->known_secrets.v[i];
+		len = strlen((const char *)s);
+		if (len == 0 || len < cfg->min_secret_length)
+			continue;
+		if (dlp_form_add(d, &cap, strndup((const char *)s, len), len,
+		    R_LIT) == -1)
+			return -1;
+		for (url = 0; url <= 1; url++)
+			for (pad = 0; pad <= 1; pad++) {
+				char *e = dlp_enc_b64(s, len, url, pad, &n);
+				if (dlp_form_add(d, &cap, e, n, R_B64) == -1)
+					return -1;
+			}
+		for (k = 0; k < sizeof(seps) / sizeof(seps[0]); k++) {
+			char *e = dlp_enc_hex(s, len, seps[k][0], seps[k][1],
+			    lower, &n);
+			if (dlp_form_add(d, &cap, e, n, R_HEX) == -1)
+				return -1;
+			e = dlp_enc_hex(s, len, seps[k][0], seps[k][1], upper,
+			    &n);
+			if (dlp_form_add(d, &cap, e, n, R_HEX) == -1)
+				return -1;
+		}
+		for (pad = 0; pad <= 1; pad++) {
+			char *e = dlp_enc_b32(s, len, pad, &n);
+			if (dlp_form_add(d, &cap, e, n, R_B32) == -1)
+				return -1;
+		}
+		for (k = 0; k < 2; k++) {
+			char *e = dlp_enc_hex(s, len, "%", "",
+			    k ? upper : lower, &n);
+			if (dlp_form_add(d, &cap, e, n, R_PCT) == -1)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* A literal as a Vectorscan regex: every byte escaped. */
+static char *
+dlp_hs_literal(const char *s, size_t len)
+{
+	char *o = malloc(len * 4 + 1);
+	size_t i;
+
+	if (o == NULL)
+		return NULL;
+	for (i = 0; i < len; i++)
+		sprintf(o + i * 4, "\\x%02x", (unsigned char)s[i]);
+	o[len * 4] = '\0';
+	return o;
+}
+
+/*
+ * Build the one database.  A pattern Vectorscan rejects even in prefilter
+ * mode is marked `always` (PCRE2 runs it on every input) and the compile
+ * is retried without it.
+ */
+static int
+dlp_build_db(struct dlp *d, char *err, size_t errlen)
+{
+	hs_compile_error_t *cerr = NULL;
+	const char **exprs = NULL;
+	unsigned *flags = NULL, *ids = NULL;
+	char **owned = NULL, seedre[96];
+	size_t max = d->npats + 1 + d->nforms, n, i, nowned = 0, tries;
+	int ret = -1;
+
+	exprs = calloc(max, sizeof(*exprs));
+	flags = calloc(max, sizeof(*flags));
+	ids = calloc(max, sizeof(*ids));
+	owned = calloc(d->nforms + 1, sizeof(*owned));
+	if (!exprs || !flags || !ids || !owned) {
+		snprintf(err, errlen, "dlp: out of memory");
+		goto cleanup;
+	}
+	for (i = 0; i < d->nforms; i++)
+		if ((owned[nowned++] = dlp_hs_literal(d->forms[i].bytes,
+		    d->forms[i].len)) == NULL) {
+			snprintf(err, errlen, "dlp: out of memory");
+			goto cleanup;
+		}
+	d->seed_id = (unsigned)d->npats;
+	d->form_base = (unsigned)d->npats + 1;
+	/* Seed shape: min_words letter words 3..8 long, pipelock's separators. */
+	snprintf(seedre, sizeof(seedre),
+	    "(?:[a-z]{3,8}[-\\s,|;:]+){%d}[a-z]{3,8}", d->seed_min - 1);
+	for (tries = 0; tries <= d->npats; tries++) {
+		n = 0;
+		for (i = 0; i < d->npats; i++) {
+			if (d->pats[i].always || d->pats[i].shadowed)
+				continue;
+			exprs[n] = d->pats[i].prefilter ? d->pats[i].prefilter :
+			    d->pats[i].regex;
+			/* Bounded patterns report every end: see dlp_regions. */
+			flags[n] = HS_FLAG_PREFILTER | HS_FLAG_ALLOWEMPTY |
+			    (d->pats[i].maxw ? 0 : HS_FLAG_SINGLEMATCH);
+			ids[n++] = (unsigned)i;
+		}
+		if (d->seed_enabled) {
+			exprs[n] = seedre;
+			flags[n] = HS_FLAG_CASELESS;
+			ids[n++] = d->seed_id;
+		}
+		for (i = 0; i < d->nforms; i++) {
+			exprs[n] = owned[i];
+			flags[n] = HS_FLAG_SINGLEMATCH;
+			ids[n++] = d->form_base + (unsigned)i;
+		}
+		if (n == 0) {
+			ret = 0;
+			goto cleanup;
+		}
+		if (hs_compile_multi(exprs, flags, ids, (unsigned)n,
+		    HS_MODE_BLOCK, NULL, &d->db, &cerr) == HS_SUCCESS)
+			break;
+		if (cerr->expression < 0 || (unsigned)cerr->expression >= n ||
+		    ids[cerr->expression] >= d->npats) {
+			snprintf(err, errlen, "dlp: Vectorscan: %s",
+			    cerr->message);
+			goto cleanup;
+		}
+		d->pats[ids[cerr->expression]].always = 1;
+		hs_free_compile_error(cerr);
+		cerr = NULL;
+	}
+	ret = 0;
+cleanup:
+	hs_free_compile_error(cerr);
+	for (i = 0; i < nowned; i++)
+		free(owned[i]);
+	free(owned);
+	free(exprs);
+	free(flags);
+	free(ids);
+	return ret;
+}
+
+struct dlp *
+dlp_new(const struct scanner_config *cfg, char *err, size_t errlen)
+{
+	struct dlp *d;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL) {
+		snprintf(err, errlen, "dlp: out of memory");
+		return NULL;
+	}
+	d->prefilter = 1;
+	d->seed_enabled = cfg->seed_enabled;
+	d->seed_min = cfg->seed_min_words >= 12 ? cfg->seed_min_words : 12;
+	d->seed_verify = cfg->seed_verify_checksum;
+	d->gen = atomic_fetch_add(&dlp_gen_next, 1);
+	if (dlp_build_patterns(d, cfg, err, errlen) == -1)
+		goto fail;
+	if (dlp_build_secrets(d, cfg) == -1) {
+		snprintf(err, errlen, "dlp: out of memory");
+		goto fail;
+	}
+	if (dlp_build_db(d, err, errlen) == -1)
+		goto fail;
+	return d;
+fail:
+	dlp_free(d);
+	return NULL;
+}
+
+void
+dlp_set_prefilter(struct dlp *d, int on)
+{
+	d->prefilter = on && d->db != NULL;
+}
+
+size_t
+dlp_pattern_count(const struct dlp *d)
+{
+	return d->npats - d->ncore;
+}
+
+int
+dlp_pattern_info(const struct dlp *d, size_t i, const char **name,
+    const char **severity)
+{
+	if (i >= d->npats - d->ncore)
+		return -1;
+	*name = d->pats[d->ncore + i].name;
+	*severity = d->pats[d->ncore + i].severity;
+	return 0;
+}
+
+/* Thread-local scratch sized for d; NULL on allocation failure. */
+static struct dlp_tls *
+dlp_tls_get(const struct dlp *d)
+{
+	struct dlp_tls *t = &dlp_tls;
+	size_t need = (d->npats + 63) / 64;
+
+	if (t->mctx == NULL) {
+		t->mctx = pcre2_match_context_create(NULL);
+		t->jit = pcre2_jit_stack_create(DLP_JIT_STACK_MIN,
+		    DLP_JIT_STACK_MAX, NULL);
+		t->md = pcre2_match_data_create(16, NULL);
+		if (t->mctx == NULL || t->jit == NULL || t->md == NULL)
+			return NULL;
+		pcre2_set_match_limit(t->mctx, DLP_MATCH_LIMIT);
+		pcre2_jit_stack_assign(t->mctx, NULL, t->jit);
+	}
+	if (d->db != NULL && t->scratch_gen != d->gen) {
+		if (hs_alloc_scratch(d->db, &t->scratch) != HS_SUCCESS)
+			return NULL;
+		t->scratch_gen = d->gen;
+	}
+	if (t->nbits < need) {
+		uint64_t *nb = realloc(t->bits, need * sizeof(*nb));
+		if (nb == NULL)
+			return NULL;
+		t->bits = nb;
+		t->nbits = need;
+	}
+	if (t->nreg < d->npats + 1) {
+		struct dlp_regions *nr = realloc(t->reg,
+		    (d->npats + 1) * sizeof(*nr));
+		if (nr == NULL)
+			return NULL;
+		t->reg = nr;
+		t->nreg = d->npats + 1;
+	}
+	return t;
+}
+
+struct dlp_hits {
+	const struct dlp	*d;
+	uint64_t		*bits;
+	struct dlp_regions	*reg;
+	int			 seed;
+	unsigned		 nsec;
+	unsigned		 sec_id[DLP_SECRET_HITS];
+	size_t			 sec_end[DLP_SECRET_HITS];
+};
+
+/* A match of width <= maxw ending at `to` starts in [a, b). */
+static void
+dlp_region_add(struct dlp_regions *r, size_t a, size_t b)
+{
+	if (r->full)
+		return;
+	if (r->n > 0 && a <= r->b[r->n - 1]) {
+		if (b > r->b[r->n - 1])
+			r->b[r->n - 1] = b;
+		return;
+	}
+	if (r->n == DLP_REGIONS) {
+		r->full = 1;
+		return;
+	}
+	r->a[r->n] = a;
+	r->b[r->n++] = b;
+}
+
+static int
+dlp_hs_on_match(unsigned id, unsigned long long from, unsigned long long to,
+    unsigned flags, void *arg)
+{
+	struct dlp_hits *h = arg;
+	size_t w;
+
+	if (id < h->d->npats) {
+		h->bits[id / 64] |= 1ULL << (id % 64);
+		if ((w = h->d->pats[id].maxw) != 0)
+			dlp_region_add(&h->reg[id], to > w ? to - w : 0, to);
+	} else if (id == h->d->seed_id) {
+		h->seed = 1;
+		dlp_region_add(&h->reg[h->d->npats], to, to);
+	} else if (h->nsec < DLP_SECRET_HITS) {
+		h->sec_id[h->nsec] = id - h->d->form_base;
+		h->sec_end[h->nsec++] = (size_t)to;
+	}
+	return 0;
+}
+
+static size_t
+dlp_map_off(const struct dlp_map *m, size_t off)
+{
+	if (m->fixed)
+		return m->base;
+	if (m->src != NULL)
+		off = m->keep_ws ? norm_for_text_srcoff(m->src, m->srclen, off)
+		    : norm_for_dlp_srcoff(m->src, m->srclen, off);
+	return m->base + off;
+}
+
+/* Already reported (same label + pattern) in res: one finding is enough. */
+static int
+dlp_reported(const struct scan_result *res, const char *label,
+    const char *pattern, const char *reason)
+{
+	unsigned i;
+
+	for (i = 0; i < res->nfindings; i++)
+		if (res->findings[i].scanner == label &&
+		    res->findings[i].pattern == pattern &&
+		    (reason == NULL ||
+		    strcmp(res->findings[i].reason, reason) == 0))
+			return 1;
+	return 0;
+}
+
+static int
+dlp_host_exempt(const struct dlp_pat *p, const char *host)
+{
+	size_t i;
+
+	if (host == NULL)
+		return 0;
+	for (i = 0; i < p->exempt.n; i++)
+		if (domain_match(host, strlen(host), p->exempt.v[i]))
+			return 1;
+	return 0;
+}
+
+/*
+ * PCRE2 from `from`: the first hit that validates is a finding, a limit
+ * is a blocking finding.  Matches starting at or after `upto` are not
+ * ours; the subject is cut at sublen, so a match reaching a cut that is
+ * not the real end is ignored (its real extent is unknown).  Returns 1
+ * when a finding was added.
+ */
+static int
+dlp_confirm_range(struct dlp_tls *t, const struct dlp_pat *p,
+    const char *buf, size_t len, size_t from, size_t upto, size_t sublen,
+    enum scan_where where, const struct dlp_map *map,
+    struct scan_result *res)
+{
+	const char *label = p->label == DLP_LABEL_CORE ? "core_dlp" : "dlp";
+	PCRE2_SIZE *ov, start = from;
+	int rc;
+
+	while (start <= sublen && start < upto) {
+		rc = pcre2_match(p->re, (PCRE2_SPTR)buf, sublen, start, 0, t->md,
+		    t->mctx);
+		if (rc == PCRE2_ERROR_NOMATCH)
+			return 0;
+		if (rc < 0) {
+			/* Fail closed: a pattern that cannot finish blocks. */
+			if (!dlp_reported(res, "dlp", p->name, NULL))
+				scan_result_add(res, "dlp", p->name,
+				    p->severity, where, dlp_map_off(map, start),
+				    1.0, 0, NULL, 0, "DLP scan limit hit: %s",
+				    p->name);
+			return 1;
+		}
+		ov = pcre2_get_ovector_pointer(t->md);
+		if (ov[0] >= upto)
+			return 0;
+		if ((ov[1] < sublen || sublen == len) &&
+		    validate_match(p->validator, buf + ov[0], ov[1] - ov[0])) {
+			scan_result_add(res, label, p->name, p->severity, where,
+			    dlp_map_off(map, ov[0]), 1.0, p->warn_only,
+			    buf + ov[0], ov[1] - ov[0], "DLP match: %s (%s)",
+			    p->name, p->severity);
+			return 1;
+		}
+		start = ov[1] > ov[0] && ov[1] < sublen ? ov[1] : ov[0] + 1;
+	}
+	return 0;
+}
+
+/* Whole buffer, or only the regions where Vectorscan saw the pattern. */
+static void
+dlp_confirm(struct dlp_tls *t, const struct dlp_pat *p,
+    const struct dlp_regions *r, const char *buf, size_t len,
+    enum scan_where where, const struct dlp_map *map,
+    struct scan_result *res)
+{
+	size_t i, end;
+
+	if (getenv("DLPDBG")) { size_t tot=0; for (i=0; r && i<r->n; i++) tot += r->b[i]-r->a[i]; fprintf(stderr, "confirm %s %s n=%u bytes=%zu\n", p->name, r == NULL ? "whole" : r->full ? "full" : "regions", r ? r->n : 0, tot);}
+	if (r == NULL || r->full) {
+		dlp_confirm_range(t, p, buf, len, 0, len + 1, len, where, map,
+		    res);
+		return;
+	}
+	for (i = 0; i < r->n; i++) {
+		end = r->b[i] + p->maxw + 1;
+		if (dlp_confirm_range(t, p, buf, len, r->a[i], r->b[i],
+		    end < len ? end : len, where, map, res))
+			return;
+	}
+}
+
+static void
+dlp_do_patterns(const struct dlp *d, struct dlp_tls *t, const uint64_t *bits,
+    int regions, const char *buf, size_t len, enum scan_where where,
+    const char *host, const struct dlp_map *map, struct scan_result *res)
+{
+	const struct dlp_pat *p;
+	size_t i;
+
+	for (i = 0; i < d->npats; i++) {
+		p = &d->pats[i];
+		if (p->shadowed)
+			continue;
+		if (d->prefilter && !p->always &&
+		    !(bits[i / 64] >> (i % 64) & 1))
+			continue;
+		if (p->label != DLP_LABEL_CORE && dlp_host_exempt(p, host))
+			continue;
+		if (dlp_reported(res, p->label == DLP_LABEL_CORE ? "core_dlp" :
+		    "dlp", p->name, NULL))
+			continue;
+		dlp_confirm(t, p, regions && p->maxw ? &t->reg[i] : NULL, buf,
+		    len, where, map, res);
+	}
+}
+
+static void
+dlp_secret_add(const struct dlp *d, size_t form, size_t off,
+    enum scan_where where, const struct dlp_map *map, const char *buf,
+    struct scan_result *res)
+{
+	const struct dlp_form *f = &d->forms[form];
+
+	if (dlp_reported(res, "dlp", NULL, f->reason))
+		return;
+	scan_result_add(res, "dlp", NULL, "critical", where,
+	    dlp_map_off(map, off), 1.0, 0, buf + off, f->len, "%s", f->reason);
+}
+
+static int
+dlp_seed_byte(unsigned char c)
+{
+	return ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c == '-' ||
+	    c == ' ' || (c >= '\t' && c <= '\r') || c == ',' || c == '|' ||
+	    c == ';' || c == ':';
+}
+
+/*
+ * Seed phrases where the shape matched: from the start of the run of
+ * letters and separators holding the hit to the end of its last word.
+ */
+static void
+dlp_do_seed(const struct dlp *d, const struct dlp_regions *r,
+    const char *buf, size_t len, enum scan_where where,
+    const struct dlp_map *map, struct scan_result *res)
+{
+	const unsigned char *s = (const unsigned char *)buf;
+	size_t off, mlen, a, b, i, floor;
+
+	if (dlp_reported(res, "dlp", "BIP-39 Seed Phrase", NULL))
+		return;
+	for (i = 0; r == NULL || r->full || i < r->n; i++) {
+		a = 0;
+		b = len;
+		if (r != NULL && !r->full) {
+			a = r->a[i];
+			floor = a > DLP_SEED_BACK ? a - DLP_SEED_BACK : 0;
+			while (a > floor && dlp_seed_byte(s[a - 1]))
+				a--;
+			b = r->b[i];
+			while (b < len && ((s[b] | 0x20) >= 'a' &&
+			    (s[b] | 0x20) <= 'z'))
+				b++;
+		}
+		if (bip39_find(buf + a, b - a, d->seed_min, d->seed_verify,
+		    &off, &mlen)) {
+			scan_result_add(res, "dlp", "BIP-39 Seed Phrase",
+			    "critical", where, dlp_map_off(map, a + off), 1.0,
+			    0, buf + a + off, mlen,
+			    "DLP match: BIP-39 Seed Phrase (critical)");
+			return;
+		}
+		if (r == NULL || r->full)
+			return;
+	}
+}
+
+/*
+ * One pass over buf: Vectorscan for candidates, then the confirmations
+ * `want` asks for.  Returns 1 if res became blocked, 0 if not, -1 on an
+ * internal error (an "error" finding is added: callers block).
+ */
+static int
+dlp_pass(const struct dlp *d, const char *buf, size_t len,
+    enum scan_where where, const char *host, const struct dlp_map *map,
+    int want, struct scan_result *res)
+{
+	struct dlp_hits h;
+	struct dlp_tls *t;
+	size_t i, nw;
+	int before = res->blocked;
+
+	if ((t = dlp_tls_get(d)) == NULL)
+		goto fail;
+	memset(&h, 0, sizeof(h));
+	h.d = d;
+	h.bits = t->bits;
+	h.reg = t->reg;
+	nw = (d->npats + 63) / 64;
+	memset(t->bits, 0, nw * sizeof(*t->bits));
+	for (i = 0; i <= d->npats; i++) {
+		t->reg[i].n = 0;
+		t->reg[i].full = 0;
+	}
+	if (d->prefilter && d->db != NULL && len > 0) {
+		if (len > UINT32_MAX ||
+		    hs_scan(d->db, buf, (unsigned)len, 0, t->scratch,
+		    dlp_hs_on_match, &h) != HS_SUCCESS)
+			goto fail;
+	} else if (!d->prefilter) {
+		/* PCRE2-only mode: every candidate, secrets by memmem. */
+		h.seed = 1;
+		for (i = 0; i < d->nforms && h.nsec < DLP_SECRET_HITS; i++) {
+			const char *m = memmem(buf, len, d->forms[i].bytes,
+			    d->forms[i].len);
+			if (m != NULL) {
+				h.sec_id[h.nsec] = (unsigned)i;
+				h.sec_end[h.nsec++] = (size_t)(m - buf) +
+				    d->forms[i].len;
+			}
+		}
+	}
+	if (want & DLP_WANT_PATTERNS)
+		dlp_do_patterns(d, t, h.bits, d->prefilter, buf, len, where,
+		    host, map, res);
+	if (want & DLP_WANT_SECRETS)
+		for (i = 0; i < h.nsec; i++)
+			dlp_secret_add(d, h.sec_id[i],
+			    h.sec_end[i] - d->forms[h.sec_id[i]].len, where,
+			    map, buf, res);
+	if ((want & DLP_WANT_SEED) && d->seed_enabled && h.seed)
+		dlp_do_seed(d, d->prefilter ? &t->reg[d->npats] : NULL, buf,
+		    len, where, map, res);
+	return res->blocked && !before ? 1 : 0;
+fail:
+	scan_result_add(res, "error", NULL, NULL, where, map->base, 1.0, 0,
+	    NULL, 0, "DLP scan error");
+	return -1;
+}
+
+int
+dlp_scan(const struct dlp *d, const char *buf, size_t len,
+    enum scan_where where, const char *host, size_t base_offset,
+    struct scan_result *res)
+{
+	struct dlp_map m = { NULL, 0, base_offset, 0, 0 };
+
+	return dlp_pass(d, buf, len, where, host, &m, DLP_WANT_PATTERNS, res);
+}
+
+int
+dlp_scan_secrets(const struct dlp *d, const char *buf, size_t len,
+    enum scan_where where, struct scan_result *res)
+{
+	struct dlp_map m = { NULL, 0, 0, 0, 0 };
+
+	if (d->nforms == 0)
+		return 0;
+	return dlp_pass(d, buf, len, where, NULL, &m, DLP_WANT_SECRETS, res);
+}
+
+int
+dlp_scan_seed(const struct dlp *d, const char *buf, size_t len,
+    enum scan_where where, struct scan_result *res)
+{
+	struct dlp_map m = { NULL, 0, 0, 0, 0 };
+
+	if (!d->seed_enabled)
+		return 0;
+	return dlp_pass(d, buf, len, where, NULL, &m, DLP_WANT_SEED, res);
+}
+
+/* Decoded text worth rescanning: mostly printable ASCII/UTF-8. */
+static int
+dlp_printable(const char *s, size_t n)
+{
+	size_t i, good = 0;
+	unsigned char c;
+
+	if (n < 4)
+		return 0;
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)s[i];
+		if ((c >= 0x20 && c < 0x7f) || c == '\t' || c == '\n' ||
+		    c == '\r' || c >= 0xc2)
+			good++;
+	}
+	return good * 100 >= n * DLP_PRINTABLE_PCT;
+}
+
+/* Byte classes for encoded-run detection. */
+#define C_TOK	0x1	/* token byte: base64 (std+url) alphabet, '=' or '.' */
+#define C_B64	0x2
+#define C_HEX	0x4
+#define C_B32	0x8	/* A-Z a-z 2-7 = */
+
+static unsigned char dlp_class[256];
+static pthread_once_t dlp_class_once = PTHREAD_ONCE_INIT;
+
+static void
+dlp_class_init(void)
+{
+	int c;
+
+	for (c = 0; c < 256; c++) {
+		unsigned char k = 0;
+		int alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+		int digit = c >= '0' && c <= '9';
+
+		if (alpha || digit || c == '+' || c == '/' || c == '-' ||
+		    c == '_' || c == '=')
+			k |= C_TOK | C_B64;
+		if (c == '.')
+			k |= C_TOK;
+		if (digit || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))
+			k |= C_HEX;
+		if (alpha || (c >= '2' && c <= '7') || c == '=')
+			k |= C_B32;
+		dlp_class[c] = k;
+	}
+}
+
+/* Decode one run one way and rescan the result as a new layer. */
+static int
+dlp_layer(const struct dlp *d, const char *run, size_t rlen,
+    size_t (*dec)(const char *, size_t, char *, size_t),
+    enum scan_where where, const char *host, size_t off, int depth,
+    struct scan_result *res)
+{
+	struct dlp_map m = { NULL, 0, off, 1, 0 };
+	char buf[1024], *out = rlen <= sizeof(buf) ? buf : malloc(rlen);
+	size_t n;
+	int rc = 0;
+
+	if (out == NULL)
+		return -1;
+	n = dec(run, rlen, out, rlen);
+	if (n != (size_t)-1 && dlp_printable(out, n))
+		rc = dlp_text(d, out, n, where, host, &m, depth + 1, res);
+	if (out != buf)
+		free(out);
+	return rc;
+}
+
+/* Dots removed from a dotted token ("sk-ant.api03...", split hostnames). */
+static int
+dlp_dotless(const struct dlp *d, const char *run, size_t rlen,
+    enum scan_where where, const char *host, size_t off,
+    struct scan_result *res)
+{
+	struct dlp_map m = { NULL, 0, off, 1, 0 };
+	char buf[1024], *out = rlen <= sizeof(buf) ? buf : malloc(rlen);
+	size_t i, n = 0;
+	int rc;
+
+	if (out == NULL)
+		return -1;
+	for (i = 0; i < rlen; i++)
+		if (run[i] != '.')
+			out[n++] = run[i];
+	rc = dlp_pass(d, out, n, where, host, &m,
+	    DLP_WANT_PATTERNS | DLP_WANT_SECRETS, res);
+	if (out != buf)
+		free(out);
+	return rc;
+}
+
+/* Try every decoding the bytes of a token allow. */
+static int
+dlp_token(const struct dlp *d, const char *t, size_t n, unsigned char k,
+    enum scan_where where, const char *host, size_t off, int depth,
+    struct scan_result *res)
+{
+	int rc = 0;
+
+	if (k & C_HEX)
+		rc = dlp_layer(d, t, n, norm_hex_decode, where, host, off,
+		    depth, res);
+	if (rc >= 0 && (k & C_B64))
+		rc = dlp_layer(d, t, n, norm_b64_decode, where, host, off,
+		    depth, res);
+	if (rc >= 0 && (k & C_B32) && !(k & C_HEX))
+		rc = dlp_layer(d, t, n, norm_b32_decode, where, host, off,
+		    depth, res);
+	return rc;
+}
+
+/*
+ * Separator-delimited hex ("de:ad:be:ef", "\xde\xad", "0xde 0xad")
+ * starting at i: end of the run, or i when there is none.
+ */
+static size_t
+dlp_hexsep_end(const unsigned char *s, size_t len, size_t i)
+{
+	size_t j = i, pairs = 0, end = i;
+
+	while (j < len) {
+		if (j + 1 < len && (s[j] == '\\' || s[j] == '0') &&
+		    (s[j + 1] | 0x20) == 'x')
+			j += 2;
+		if (j + 1 >= len || !(dlp_class[s[j]] & C_HEX) ||
+		    !(dlp_class[s[j + 1]] & C_HEX))
+			break;
+		j += 2;
+		pairs++;
+		end = j;
+		if (j < len && (s[j] == ':' || s[j] == '-' || s[j] == ' ' ||
+		    s[j] == ','))
+			j++;
+		else if (!(j + 1 < len && (s[j] == '\\' || s[j] == '0') &&
+		    (s[j + 1] | 0x20) == 'x'))
+			break;
+	}
+	return pairs >= DLP_RUN_MIN / 2 ? end : i;
+}
+
+/* Find encoded and dotted runs in buf and rescan their decodings. */
+static int
+dlp_runs(const struct dlp *d, const char *buf, size_t len,
+    enum scan_where where, const char *host, const struct dlp_map *map,
+    int depth, struct scan_result *res)
+{
+	const unsigned char *s = (const unsigned char *)buf;
+	size_t i = 0, j, p, q, hx;
+	unsigned char k, c;
+	int rc = 0, dots, slashes;
+
+	pthread_once(&dlp_class_once, dlp_class_init);
+	while (i < len && rc >= 0) {
+		c = dlp_class[s[i]];
+		if ((!(c & C_TOK) && s[i] != '\\') || s[i] == '=') {
+			i++;
+			continue;
+		}
+		if ((c & C_HEX) || s[i] == '\\') {
+			hx = dlp_hexsep_end(s, len, i);
+			if (hx > i) {
+				rc = dlp_layer(d, buf + i, hx - i,
+				    norm_hex_decode, where, host,
+				    dlp_map_off(map, i), depth, res);
+				i = hx;
+				continue;
+			}
+		}
+		k = C_B64 | C_HEX | C_B32;
+		dots = slashes = 0;
+		for (j = i; j < len && (dlp_class[s[j]] & C_TOK) &&
+		    j - i < DLP_RUN_MAX; j++) {
+			/* '=' ends a token unless it is padding ("k=v"). */
+			if (s[j] == '=' && j + 1 < len && s[j + 1] != '=' &&
+			    (dlp_class[s[j + 1]] & C_TOK))
+				break;
+			k &= dlp_class[s[j]];
+			dots |= s[j] == '.';
+			slashes |= s[j] == '/';
+		}
+		if (j == i) {
+			i++;
+			continue;
+		}
+		if (j - i >= DLP_RUN_MIN) {
+			size_t off = dlp_map_off(map, i);
+
+			if (dots)
+				rc = dlp_dotless(d, buf + i, j - i, where, host,
+				    off, res);
+			else
+				rc = dlp_token(d, buf + i, j - i, k, where, host,
+				    off, depth, res);
+			/* Pieces between '.' and '/' (path segments, JWT parts). */
+			for (p = i; (dots || slashes) && rc >= 0 && p < j;
+			    p = q + 1) {
+				k = C_B64 | C_HEX | C_B32;
+				for (q = p; q < j && s[q] != '.' && s[q] != '/';
+				    q++)
+					k &= dlp_class[s[q]];
+				if (q - p >= DLP_RUN_MIN && q - p < j - i)
+					rc = dlp_token(d, buf + p, q - p, k,
+					    where, host, dlp_map_off(map, p),
+					    depth, res);
+			}
+		}
+		i = j;
+	}
+	return rc;
+}
+
+/*
+ * The text pipeline over buf (already a layer: normalised or decoded):
+ * one pass for patterns, secrets and seed phrases, then %-decoding and
+ * encoded runs, each rescanned as a deeper layer.
+ */
+static int
+dlp_text(const struct dlp *d, const char *buf, size_t len,
+    enum scan_where where, const char *host, const struct dlp_map *map,
+    int depth, struct scan_result *res)
+{
+	struct dlp_map m;
+	char *dec;
+	size_t n;
+	int rc;
+
+	if ((rc = dlp_pass(d, buf, len, where, host, map, DLP_WANT_ALL,
+	    res)) < 0)
+		return rc;
+	if (depth >= DLP_DEPTH_MAX)
+		return 0;
+	if (memchr(buf, '%', len) != NULL) {
+		if ((dec = malloc(len)) == NULL)
+			return -1;
+		n = norm_pct_decode_iter(buf, len, dec, 0);
+		m = *map;
+		m.fixed = 1;
+		if (!map->fixed)
+			m.base = dlp_map_off(map, 0);
+		if (n != len || memcmp(dec, buf, n) != 0)
+			rc = dlp_text(d, dec, n, where, host, &m, depth + 1,
+			    res);
+		free(dec);
+		if (rc < 0)
+			return rc;
+	}
+	return dlp_runs(d, buf, len, where, host, map, depth, res);
+}
+
+int
+dlp_scan_text(const struct dlp *d, const char *buf, size_t len,
+    enum scan_where where, const char *host, size_t base_offset,
+    struct scan_result *res)
+{
+	struct dlp_map m = { NULL, 0, base_offset, 0, 0 };
+	char *norm = NULL;
+	size_t n;
+	int rc;
+
+	if ((norm = malloc(len ? len : 1)) == NULL) {
+		scan_result_add(res, "error", NULL, NULL, where, base_offset,
+		    1.0, 0, NULL, 0, "DLP scan error: out of memory");
+		return -1;
+	}
+	/* Every rule shrinks its input: same length means unchanged. */
+	n = norm_for_text(buf, len, norm);
+	if (n != len) {
+		m.src = buf;
+		m.srclen = len;
+		m.keep_ws = 1;
+		rc = dlp_text(d, norm, n, where, host, &m, 0, res);
+	} else
+		rc = dlp_text(d, buf, len, where, host, &m, 0, res);
+	free(norm);
+	if (rc < 0) {
+		if (!dlp_reported(res, "error", NULL, NULL))
+			scan_result_add(res, "error", NULL, NULL, where,
+			    base_offset, 1.0, 0, NULL, 0, "DLP scan error");
+		return -1;
+	}
+	return res->blocked ? 1 : 0;
+}

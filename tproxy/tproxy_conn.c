@@ -1,0 +1,1231 @@
+/*
+ * tproxy_conn.c - one intercepted TCP connection, as an explicit state
+ * machine:
+ *
+ *   ACCEPTED   original destination (getsockname), owner uid (sock_diag),
+ *              connection limits; refused here with an RST
+ *   SNIFF      first bytes, bounded in size and time: TLS ClientHello,
+ *              HTTP request head, anything else, or silence
+ *   DECIDE     domain policy + DLP on the SNI/Host, allow_ip_cidrs for
+ *              name-less flows, firewall.other_tcp; in strict mode waits for
+ *              the engine's own resolution of the name (anti-spoofing)
+ *   CONNECTING non-blocking connect to the original destination, SO_MARK
+ *   RELAY      the buffered first bytes, then splice() through one pipe per
+ *              direction, half-close, idle/total timeouts
+ *   CLOSING    a block answer (TLS alert, HTTP 403) was sent; lingering for
+ *              the client's FIN so the answer is not destroyed by an RST
+ *
+ * Strict mode (api_allowlist) and SNI spoofing: a name on the allowlist
+ * proves nothing about the address the agent dialled, so the engine
+ * resolves the SNI/Host itself (resolver threads, answers cached
+ * RESOLVE_TTL_MS) and refuses with scanner "sni_mismatch" unless the
+ * original destination is among the answers; a name that does not resolve,
+ * or a lookup that outlives connect_timeout_seconds, is refused the same
+ * way (fail closed).  Limits: a CDN that hands the agent and the engine
+ * different address sets can cause a false refusal; an HTTP keep-alive
+ * connection is judged by its first request's Host (the HTTP module
+ * inspects every request).
+ *
+ * conn_close() only marks a connection and stops its events; conn_free() -
+ * the one teardown - runs from conn_reap() after the loop iteration, so no
+ * connection is freed inside its own callback.  Allocation failures abort
+ * the connection, never the engine.
+ */
+#include "tproxy/engine.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/audit.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/policy.h"
+#include "core/sockdiag.h"
+#include "scanner/cidr.h"
+#include "scanner/scanner.h"
+#include "tproxy/tproxy_http.h"
+#include "tproxy/tproxy_tls.h"
+
+/* first bytes we buffer: a request head, or a hello (TLS_HELLO_WIRE_MAX) */
+#define SNIFF_MAX		HTTP_MAX_HEADERS_BYTES
+#define SNIFF_INITIAL		2048
+#define RELAY_PIPE_SIZE		65536
+#define CLOSING_LINGER_MS	1000
+#define ACCEPT_BATCH		64	/* accepts per readiness event */
+#define CONN_EXE_MAX		256
+
+/* fatal access_denied (49) alert, TLS 1.2 record version */
+static const uint8_t tls_alert_access_denied[] = {
+	0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x31
+};
+
+enum conn_state {
+	CONN_ACCEPTED = 0,
+	CONN_SNIFF,
+	CONN_DECIDE,
+	CONN_CONNECTING,
+	CONN_RELAY,
+	CONN_CLOSING,
+};
+
+enum conn_proto {
+	CONN_PROTO_NONE = 0,	/* not classified yet */
+	CONN_PROTO_TLS,
+	CONN_PROTO_HTTP,
+	CONN_PROTO_OTHER,	/* first bytes neither TLS nor HTTP */
+	CONN_PROTO_SILENT,	/* no bytes within first_bytes_timeout_ms */
+};
+
+struct relay_dir {
+	int		from, to;
+	int		pipe[2];
+	size_t		inpipe;
+	size_t		cap;
+	int		eof;		/* read side saw FIN */
+	int		shut;		/* FIN passed on */
+	int		in_blocked;	/* splice in hit EAGAIN with data queued */
+	unsigned long long bytes;
+};
+
+struct conn {
+	struct conn		*next, *prev;
+	struct worker		*w;
+	uint64_t		 id;
+	enum conn_state		 state;
+	enum conn_proto		 proto;
+	int			 cfd, ufd;
+	struct sockaddr_storage	 src, dst;
+	char			 src_s[64], dst_s[64];
+	uid_t			 uid;
+	int			 uid_known;
+	unsigned long		 inode;
+	int			 has_slot;
+	struct policy		*pol;
+
+	uint8_t			*buf;		/* first bytes, relayed first */
+	struct http_request	*http;		/* HTTP head parse, while sniffing */
+	size_t			 blen, bcap, bsent;
+
+	char			 host[TLS_SNI_MAX + 1];
+	char			 alpn[TLS_ALPN_MAX + 1];
+	int			 ech;
+	struct resolve_req	*rreq;
+
+	struct relay_dir	 up, down;	/* client->upstream, back */
+	uint64_t		 t_start, t_state, t_last;
+
+	/* the decision, for the audit lines */
+	const char		*verdict;	/* "allow" | "block" | "warn" */
+	char			 reason[SCAN_REASON_MAX];
+	const char		*scanner;
+	char			 pattern[64];
+	char			 redacted[SCAN_REDACTED_MAX];
+	int			 relayed;	/* reached RELAY: write a close line */
+	int			 proc_done;	/* pid/exe looked up (lazily, once) */
+	long long		 pid, gid;
+	char			 exe[CONN_EXE_MAX];
+
+	int			 hup_c, hup_u;	/* fd fully shut, off the loop */
+	int			 dead;
+	int			 rst;		/* abort with RST at teardown */
+};
+
+static void conn_io(struct loop *l, int fd, int ready, void *ctx);
+static void conn_decide(struct conn *c);
+static void conn_finish_decision(struct conn *c);
+
+static const char *
+conn_proto_name(enum conn_proto p)
+{
+	switch (p) {
+	case CONN_PROTO_TLS:
+		return "tls";
+	case CONN_PROTO_HTTP:
+		return "http";
+	default:
+		return "tcp";
+	}
+}
+
+static void
+sockaddr_format(const struct sockaddr_storage *ss, char *out, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+		snprintf(out, len, "%s:%u", ip, ntohs(s4->sin_port));
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+		snprintf(out, len, "[%s]:%u", ip, ntohs(s6->sin6_port));
+	} else {
+		snprintf(out, len, "?");
+	}
+}
+
+static socklen_t
+sockaddr_len(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+	    : sizeof(struct sockaddr_in);
+}
+
+/* pid, exe and gid of the agent's process: /proc scan, so once and lazily. */
+static void
+conn_proc_lookup(struct conn *c)
+{
+	char path[64];
+	struct stat st;
+	pid_t pid;
+
+	if (c->proc_done)
+		return;
+	c->proc_done = 1;
+	if (!c->uid_known || c->inode == 0)
+		return;
+	if (sockdiag_inode_process(c->inode, &pid, c->exe, sizeof(c->exe)) != 0) {
+		c->exe[0] = '\0';
+		return;
+	}
+	c->pid = pid;
+	/* /proc/PID belongs to the process's effective uid and gid */
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	if (stat(path, &st) == 0)
+		c->gid = st.st_gid;
+}
+
+static void
+conn_audit(struct conn *c, const char *event, const char *verdict,
+    const char *reason)
+{
+	struct audit_event ev;
+	uint64_t now = loop_now_ms();
+
+	audit_event_init(&ev);
+	ev.event = event;
+	ev.verdict = verdict;
+	ev.reason = reason != NULL && reason[0] != '\0' ? reason : NULL;
+	ev.proto = c->proto == CONN_PROTO_NONE ? NULL : conn_proto_name(c->proto);
+	if (c->uid_known)
+		ev.uid = c->uid;
+	ev.src = c->src_s;
+	ev.dst = c->dst_s;
+	ev.host = c->host[0] ? c->host : NULL;
+	ev.alpn = c->alpn[0] ? c->alpn : NULL;
+	ev.ech = c->ech;
+	ev.scanner = c->scanner;
+	ev.pattern = c->pattern[0] ? c->pattern : NULL;
+	ev.redacted = c->redacted[0] ? c->redacted : NULL;
+	if (strcmp(event, "tcp_close") == 0) {
+		ev.bytes_up = (long long)c->up.bytes;
+		ev.bytes_down = (long long)c->down.bytes;
+	}
+	if (verdict != NULL && strcmp(verdict, "allow") != 0)
+		ev.duration_ms = (long long)(now - c->t_start);
+	if (strcmp(event, "tcp_close") == 0)
+		ev.duration_ms = (long long)(now - c->t_start);
+	if (!audit_admit(&ev))
+		return;
+	conn_proc_lookup(c);
+	ev.pid = c->pid;
+	ev.gid = c->gid;
+	ev.exe = c->exe[0] ? c->exe : NULL;
+	audit_emit(&ev);
+}
+
+/* Mark c closed: no more events; conn_reap() frees it. */
+static void
+conn_close(struct conn *c, int rst)
+{
+	struct worker *w = c->w;
+
+	if (c->dead)
+		return;
+	c->dead = 1;
+	c->rst |= rst;
+	if (c->relayed)
+		conn_audit(c, "tcp_close", c->verdict, c->reason);
+	loop_del(w->loop, c->cfd);
+	if (c->ufd != -1)
+		loop_del(w->loop, c->ufd);
+	/* unlink from live, push on dead */
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	c->prev = NULL;
+	c->next = w->dead;
+	w->dead = c;
+	w->nconns--;
+}
+
+static void
+fd_close_rst(int fd, int rst)
+{
+	struct linger lg = { 1, 0 };
+
+	if (fd == -1)
+		return;
+	if (rst)
+		(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+/* The one teardown: tolerates any partially set-up connection. */
+static void
+conn_free(struct conn *c)
+{
+	if (c == NULL)
+		return;
+	fd_close_rst(c->cfd, c->rst);
+	fd_close_rst(c->ufd, c->rst);
+	if (c->up.pipe[0] != -1)
+		close(c->up.pipe[0]);
+	if (c->up.pipe[1] != -1)
+		close(c->up.pipe[1]);
+	if (c->down.pipe[0] != -1)
+		close(c->down.pipe[0]);
+	if (c->down.pipe[1] != -1)
+		close(c->down.pipe[1]);
+	if (c->rreq != NULL)
+		c->rreq->owner = NULL;	/* the worker frees it when it comes back */
+	if (c->has_slot)
+		engine_slot_put(c->w->eng, c->uid_known ? c->uid : (uid_t)-1);
+	policy_unref(c->pol);
+	free(c->http);
+	free(c->buf);
+	free(c);
+}
+
+void
+conn_reap(struct worker *w)
+{
+	struct conn *c;
+
+	while ((c = w->dead) != NULL) {
+		w->dead = c->next;
+		conn_free(c);
+	}
+}
+
+void
+conn_close_all(struct worker *w)
+{
+	while (w->conns != NULL)
+		conn_close(w->conns, 1);
+	conn_reap(w);
+}
+
+static void
+conn_set_state(struct conn *c, enum conn_state s)
+{
+	c->state = s;
+	c->t_state = loop_now_ms();
+}
+
+/* Refuse: audit, then an answer the client understands, then close. */
+static void
+conn_block(struct conn *c, const char *reason)
+{
+	static const char http_fmt[] =
+	    "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s";
+	char body[SCAN_REASON_MAX + 64], resp[SCAN_REASON_MAX + 256];
+	const void *msg = NULL;
+	size_t mlen = 0;
+	int n;
+
+	if (reason != NULL && reason != c->reason)
+		snprintf(c->reason, sizeof(c->reason), "%s", reason);
+	c->verdict = "block";
+	conn_audit(c, "tcp", "block", c->reason);
+	if (c->proto == CONN_PROTO_TLS) {
+		msg = tls_alert_access_denied;
+		mlen = sizeof(tls_alert_access_denied);
+	} else if (c->proto == CONN_PROTO_HTTP) {
+		n = snprintf(body, sizeof(body), "blocked by pipelock-fw: %s\n",
+		    c->reason);
+		if (n < 0 || (size_t)n >= sizeof(body))
+			n = (int)strlen(body);
+		n = snprintf(resp, sizeof(resp), http_fmt, (size_t)n, body);
+		msg = resp;
+		mlen = n > 0 && (size_t)n < sizeof(resp) ? (size_t)n : 0;
+	}
+	if (msg == NULL || mlen == 0) {
+		conn_close(c, 1);
+		return;
+	}
+	/* a fresh socket's send buffer takes this at once; if not, RST */
+	if (send(c->cfd, msg, mlen, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)mlen) {
+		conn_close(c, 1);
+		return;
+	}
+	(void)shutdown(c->cfd, SHUT_WR);
+	conn_set_state(c, CONN_CLOSING);
+	if (loop_set(c->w->loop, c->cfd, LOOP_READ) == -1)
+		conn_close(c, 1);
+}
+
+/* A decision that blocks unless enforce is off (then audited as "warn"). */
+static void
+conn_deny(struct conn *c, const char *scanner, const char *reason)
+{
+	const struct config *cfg = c->pol->cfg;
+
+	c->scanner = scanner;
+	if (reason != c->reason)
+		snprintf(c->reason, sizeof(c->reason), "%s", reason);
+	if (cfg->enforce) {
+		conn_block(c, NULL);
+		return;
+	}
+	c->verdict = "warn";
+	conn_finish_decision(c);
+}
+
+/* --- accept -------------------------------------------------------------- */
+
+static int
+engine_is_listener(const struct engine *e, const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+
+		return a->sin_port == e->lsn4.sin_port &&
+		    a->sin_addr.s_addr == e->lsn4.sin_addr.s_addr;
+	}
+	if (ss->ss_family == AF_INET6 && e->have6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+
+		return a->sin6_port == e->lsn6.sin6_port &&
+		    memcmp(&a->sin6_addr, &e->lsn6.sin6_addr, 16) == 0;
+	}
+	return 0;
+}
+
+static void
+conn_new(struct worker *w, int fd, const struct sockaddr_storage *peer)
+{
+	struct engine *e = w->eng;
+	struct sockdiag_owner own;
+	const struct config *cfg;
+	const char *limit = NULL;
+	socklen_t sl = sizeof(struct sockaddr_storage);
+	struct conn *c;
+	int one = 1;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warnx("out of memory for a connection: refused");
+		fd_close_rst(fd, 1);
+		return;
+	}
+	c->w = w;
+	c->id = ++w->next_id;
+	c->cfd = fd;
+	c->ufd = -1;
+	c->up.pipe[0] = c->up.pipe[1] = c->down.pipe[0] = c->down.pipe[1] = -1;
+	c->pid = c->gid = AUDIT_UNSET;
+	c->t_start = c->t_last = loop_now_ms();
+	conn_set_state(c, CONN_ACCEPTED);
+	c->src = *peer;
+	c->pol = policy_current();
+	/* on the live list first: conn_close() unlinks from it */
+	c->next = w->conns;
+	if (w->conns != NULL)
+		w->conns->prev = c;
+	w->conns = c;
+	w->nconns++;
+	if (loop_add(w->loop, fd, 0, conn_io, c) == -1) {
+		log_warn("epoll add");
+		conn_close(c, 1);
+		return;
+	}
+	if (getsockname(fd, (struct sockaddr *)&c->dst, &sl) == -1) {
+		log_warn("getsockname");
+		conn_close(c, 1);
+		return;
+	}
+	sockaddr_format(&c->src, c->src_s, sizeof(c->src_s));
+	sockaddr_format(&c->dst, c->dst_s, sizeof(c->dst_s));
+	if (c->pol == NULL) {
+		conn_close(c, 1);
+		return;
+	}
+	cfg = c->pol->cfg;
+
+	/* The agent's socket is in our namespace: its local end is our peer. */
+	if (sockdiag_owner_find((struct sockaddr *)&c->src,
+	    (struct sockaddr *)&c->dst, IPPROTO_TCP, &own) == 0) {
+		c->uid = own.uid;
+		c->inode = own.inode;
+		c->uid_known = 1;
+	}
+	if (engine_is_listener(e, &c->dst)) {
+		/* a direct connection to the listener: relaying it would loop */
+		c->scanner = "firewall";
+		conn_block(c, "destination is the engine's own listener");
+		return;
+	}
+	if (engine_slot_take(e, c->uid_known ? c->uid : (uid_t)-1,
+	    cfg->fw.max_conns_total, cfg->fw.max_conns_per_agent, &limit) == -1) {
+		c->scanner = "limit";
+		snprintf(c->reason, sizeof(c->reason), "%s reached", limit);
+		c->verdict = "block";
+		conn_audit(c, "limit", "block", c->reason);
+		conn_close(c, 1);
+		return;
+	}
+	c->has_slot = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	conn_set_state(c, CONN_SNIFF);
+	if (loop_set(w->loop, fd, LOOP_READ) == -1)
+		conn_close(c, 1);
+}
+
+void
+conn_accept_all(struct worker *w, int lfd)
+{
+	struct sockaddr_storage peer;
+	socklen_t sl;
+	int i, fd;
+
+	for (i = 0; i < ACCEPT_BATCH; i++) {
+		sl = sizeof(peer);
+		fd = accept4(lfd, (struct sockaddr *)&peer, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				log_warn("accept");
+			return;
+		}
+		conn_new(w, fd, &peer);
+	}
+}
+
+/* --- sniff ----------------------------------------------------------------- */
+
+static const char *const http_methods[] = {
+	"GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "OPTIONS ", "PATCH ",
+	"CONNECT ", "TRACE ",
+};
+
+/* 1 HTTP request line start, 0 not HTTP, -1 need more. */
+static int
+http_probe(const uint8_t *buf, size_t len)
+{
+	size_t i, n;
+	int maybe = 0;
+
+	for (i = 0; i < sizeof(http_methods) / sizeof(http_methods[0]); i++) {
+		n = strlen(http_methods[i]);
+		if (len >= n && memcmp(buf, http_methods[i], n) == 0)
+			return 1;
+		if (len < n && memcmp(buf, http_methods[i], len) == 0)
+			maybe = 1;
+	}
+	return maybe ? -1 : 0;
+}
+
+/*
+ * The host of a Host value ("name", "name:port", "[v6]:port"): port and
+ * one trailing dot dropped, lower case.  -1 if it is not a plain name or
+ * address literal.
+ */
+static int
+host_from_authority(const char *v, size_t n, char *host, size_t hlen)
+{
+	const char *e = v + n, *p;
+	size_t i;
+
+	if (n > 0 && *v == '[') {
+		if ((p = memchr(v, ']', n)) == NULL)
+			return -1;
+		v++;
+		e = p;
+	} else if ((p = memchr(v, ':', n)) != NULL) {
+		e = p;
+	}
+	n = (size_t)(e - v);
+	if (n > 0 && v[n - 1] == '.')
+		n--;
+	if (n == 0 || n >= hlen)
+		return -1;
+	for (i = 0; i < n; i++) {
+		char ch = v[i];
+
+		if (ch >= 'A' && ch <= 'Z')
+			ch = (char)(ch - 'A' + 'a');
+		else if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+		    ch == '-' || ch == '.' || ch == '_' || ch == ':'))
+			return -1;
+		host[i] = ch;
+	}
+	host[n] = '\0';
+	return 0;
+}
+
+/*
+ * Act on a first-bytes parser's return (-1 error with c->reason set, 0 need
+ * more, >0 complete): 1 to go on deciding, 0 when the connection was
+ * refused or must wait for more bytes (refused if no more can come).
+ */
+static int
+conn_sniff_result(struct conn *c, int r, int eof, const char *scanner,
+    const char *what)
+{
+	if (r > 0)
+		return 1;
+	if (r == 0 && !eof && c->blen < SNIFF_MAX)
+		return 0;
+	c->scanner = scanner;
+	if (r == 0)
+		snprintf(c->reason, sizeof(c->reason), eof ?
+		    "connection closed inside the %s" : "%s too large", what);
+	conn_block(c, NULL);
+	return 0;
+}
+
+/*
+ * HTTP: the request head through the HTTP module's parser (resumable, so
+ * each call only looks at new bytes); the Host decides here, the full
+ * inspection of the request is the HTTP module's business.
+ */
+static void
+conn_sniff_http(struct conn *c, int eof)
+{
+	const char *buf = (const char *)c->buf;
+	int r;
+
+	if (c->http == NULL) {
+		if ((c->http = malloc(sizeof(*c->http))) == NULL) {
+			conn_close(c, 1);
+			return;
+		}
+		http_request_init(c->http);
+	}
+	r = http_request_parse(c->http, buf, c->blen);
+	if (r == -1)
+		snprintf(c->reason, sizeof(c->reason), "bad request (%d): %s",
+		    c->http->status, c->http->reason ? c->http->reason : "");
+	if (!conn_sniff_result(c, r, eof, "http", "request head"))
+		return;
+	if (c->http->host.len > 0 &&
+	    host_from_authority(buf + c->http->host.off, c->http->host.len,
+	    c->host, sizeof(c->host)) == -1) {
+		c->host[0] = '\0';
+		c->scanner = "http";
+		conn_block(c, "malformed Host header");
+		return;
+	}
+	conn_decide(c);
+}
+
+/* Classify what has arrived; decide or wait. */
+static void
+conn_sniff_classify(struct conn *c, int eof)
+{
+	struct tls_hello hello;
+	int r;
+
+	r = tls_hello_probe(c->buf, c->blen);
+	if (r == 1) {
+		c->proto = CONN_PROTO_TLS;
+		r = tls_hello_parse(c->buf, c->blen, &hello);
+		if (r == -1)
+			snprintf(c->reason, sizeof(c->reason),
+			    "malformed ClientHello: %s at byte %zu", hello.err,
+			    hello.err_pos);
+		if (!conn_sniff_result(c, r, eof, "tls", "ClientHello"))
+			return;
+		if (hello.has_sni)
+			snprintf(c->host, sizeof(c->host), "%s", hello.sni);
+		snprintf(c->alpn, sizeof(c->alpn), "%s", hello.alpn);
+		c->ech = hello.has_ech;
+		conn_decide(c);
+		return;
+	}
+	if (r == -1 && !eof)
+		return;
+	r = http_probe(c->buf, c->blen);
+	if (r == -1 && !eof)
+		return;
+	if (r == 1) {
+		c->proto = CONN_PROTO_HTTP;
+		conn_sniff_http(c, eof);
+		return;
+	}
+	c->proto = CONN_PROTO_OTHER;
+	conn_decide(c);
+}
+
+static void
+conn_sniff_read(struct conn *c)
+{
+	uint8_t *nb;
+	size_t ncap;
+	ssize_t n;
+
+	for (;;) {
+		if (c->blen == c->bcap) {
+			if (c->bcap >= SNIFF_MAX) {
+				conn_sniff_classify(c, 0);
+				return;
+			}
+			ncap = c->bcap ? c->bcap * 2 : SNIFF_INITIAL;
+			if (ncap > SNIFF_MAX)
+				ncap = SNIFF_MAX;
+			if ((nb = realloc(c->buf, ncap)) == NULL) {
+				log_warnx("out of memory sniffing a connection");
+				conn_close(c, 1);
+				return;
+			}
+			c->buf = nb;
+			c->bcap = ncap;
+		}
+		n = recv(c->cfd, c->buf + c->blen, c->bcap - c->blen, 0);
+		if (n > 0) {
+			c->blen += (size_t)n;
+			c->up.bytes += (unsigned long long)n;
+			continue;
+		}
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == 0 && c->blen > 0) {
+			conn_sniff_classify(c, 1);
+			return;
+		}
+		/* closed or reset before saying anything: nothing to decide */
+		log_debug("%s -> %s: closed before the first bytes", c->src_s,
+		    c->dst_s);
+		conn_close(c, n == -1);
+		return;
+	}
+	if (c->blen > 0)
+		conn_sniff_classify(c, 0);
+}
+
+/* --- decide ------------------------------------------------------------------ */
+
+static int
+conn_dst_in_cidrs(const struct conn *c, const struct strlist *l)
+{
+	struct ipaddr ip;
+	struct cidr cd;
+	size_t i;
+
+	if (ip_from_sockaddr((const struct sockaddr *)&c->dst, &ip) == -1)
+		return 0;
+	for (i = 0; i < l->n; i++)
+		if (cidr_parse(l->v[i], &cd) == 0 && cidr_contains(&cd, &ip))
+			return 1;
+	return 0;
+}
+
+static int
+conn_allowlisted(const struct config *cfg, const char *host)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->scanner.api_allowlist.n; i++)
+		if (scanner_domain_match(host, cfg->scanner.api_allowlist.v[i]))
+			return 1;
+	return 0;
+}
+
+/* Copy the first blocking finding into c. */
+static void
+conn_take_finding(struct conn *c, const struct scan_result *res)
+{
+	const struct scan_finding *f = NULL;
+	unsigned i;
+
+	for (i = 0; i < res->nfindings; i++)
+		if (!res->findings[i].warn_only) {
+			f = &res->findings[i];
+			break;
+		}
+	if (f == NULL && res->nfindings > 0)
+		f = &res->findings[0];
+	if (f == NULL) {
+		c->scanner = "error";
+		snprintf(c->reason, sizeof(c->reason), "scanner error");
+		return;
+	}
+	c->scanner = f->scanner;
+	snprintf(c->reason, sizeof(c->reason), "%s", f->reason);
+	snprintf(c->pattern, sizeof(c->pattern), "%s", f->pattern ? f->pattern : "");
+	snprintf(c->redacted, sizeof(c->redacted), "%s", f->redacted);
+}
+
+static void
+conn_check_resolved(struct conn *c, const struct resolve_req *req)
+{
+	if (req->failed) {
+		conn_deny(c, "sni_mismatch", "name does not resolve; cannot "
+		    "verify the destination (strict mode)");
+		return;
+	}
+	if (!resolve_req_has(req, (const struct sockaddr *)&c->dst)) {
+		conn_deny(c, "sni_mismatch", "destination is not an address "
+		    "of the requested name (strict mode)");
+		return;
+	}
+	conn_finish_decision(c);
+}
+
+static void
+conn_decide(struct conn *c)
+{
+	const struct config *cfg = c->pol->cfg;
+	const struct scanner *sc = c->pol->scanner;
+	struct scan_result res;
+	struct resolve_req *req;
+	int r;
+
+	conn_set_state(c, CONN_DECIDE);
+	free(c->http);		/* the head's bytes stay in c->buf */
+	c->http = NULL;
+	if (loop_set(c->w->loop, c->cfd, 0) == -1) {
+		conn_close(c, 1);
+		return;
+	}
+	c->verdict = "allow";
+	if (c->proto == CONN_PROTO_OTHER || c->proto == CONN_PROTO_SILENT) {
+		if (cfg->fw.other_tcp == FW_OTHER_TCP_ALLOW) {
+			snprintf(c->reason, sizeof(c->reason), "%s",
+			    c->proto == CONN_PROTO_SILENT ? "silent client" :
+			    "not TLS or HTTP");
+			conn_finish_decision(c);
+			return;
+		}
+		conn_deny(c, "firewall", c->proto == CONN_PROTO_SILENT ?
+		    "client sent nothing (firewall.other_tcp: block)" :
+		    "not TLS or HTTP (firewall.other_tcp: block)");
+		return;
+	}
+	if (c->host[0] == '\0') {
+		if (conn_dst_in_cidrs(c, &cfg->fw.allow_ip_cidrs)) {
+			snprintf(c->reason, sizeof(c->reason),
+			    "no %s; destination in firewall.allow_ip_cidrs",
+			    c->proto == CONN_PROTO_TLS ? "SNI" : "Host");
+			conn_finish_decision(c);
+			return;
+		}
+		conn_deny(c, "firewall", c->proto == CONN_PROTO_TLS ?
+		    "TLS without SNI to an address not in firewall.allow_ip_cidrs" :
+		    "HTTP without Host to an address not in firewall.allow_ip_cidrs");
+		return;
+	}
+	r = scanner_check_domain(sc, c->host, c->proto == CONN_PROTO_TLS ?
+	    SCAN_WHERE_SNI : SCAN_WHERE_HOST, &res);
+	if (r != 0) {
+		conn_take_finding(c, &res);
+		conn_deny(c, c->scanner, c->reason);
+		return;
+	}
+	if (cfg->scanner.strict && !conn_allowlisted(cfg, c->host)) {
+		conn_deny(c, "allowlist", "domain not in api_allowlist (strict mode)");
+		return;
+	}
+	r = scanner_check_addr(sc, c->host, (const struct sockaddr *)&c->dst, &res);
+	if (r != 0) {
+		conn_take_finding(c, &res);
+		conn_deny(c, c->scanner, c->reason);
+		return;
+	}
+	if (!cfg->scanner.strict) {
+		conn_finish_decision(c);
+		return;
+	}
+	/* strict: the destination must be one the name resolves to */
+	if ((req = calloc(1, sizeof(*req))) == NULL) {
+		conn_close(c, 1);
+		return;
+	}
+	snprintf(req->name, sizeof(req->name), "%s", c->host);
+	if (resolver_cached(c->w->eng->resolver, req)) {
+		conn_check_resolved(c, req);
+		free(req);
+		return;
+	}
+	req->owner = c;
+	if (resolver_submit(c->w->eng->resolver, req, &c->w->sink) == -1) {
+		free(req);
+		conn_deny(c, "sni_mismatch", "resolver busy; cannot verify the "
+		    "destination (strict mode)");
+		return;
+	}
+	c->rreq = req;
+}
+
+void
+conn_resolved_all(struct worker *w)
+{
+	struct resolve_req *req, *next;
+	struct conn *c;
+
+	for (req = resolve_sink_take(&w->sink); req != NULL; req = next) {
+		next = req->next;
+		if ((c = req->owner) != NULL && !c->dead) {
+			c->rreq = NULL;
+			conn_check_resolved(c, req);
+		}
+		free(req);
+	}
+}
+
+/* --- connect and relay ---------------------------------------------------- */
+
+static void
+conn_connect(struct conn *c)
+{
+	const struct config *cfg = c->pol->cfg;
+	int fd, one = 1;
+	uint32_t mark = cfg->fw.engine_mark;
+
+	fd = socket(c->dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    IPPROTO_TCP);
+	if (fd == -1) {
+		log_warn("upstream socket");
+		conn_close(c, 1);
+		return;
+	}
+	c->ufd = fd;
+	/* the ruleset accepts the engine's own traffic by this mark */
+	if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) == -1) {
+		log_warn("SO_MARK");
+		conn_close(c, 1);
+		return;
+	}
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (loop_add(c->w->loop, fd, LOOP_WRITE, conn_io, c) == -1) {
+		conn_close(c, 1);
+		return;
+	}
+	conn_set_state(c, CONN_CONNECTING);
+	if (connect(fd, (struct sockaddr *)&c->dst, sockaddr_len(&c->dst)) == -1 &&
+	    errno != EINPROGRESS) {
+		snprintf(c->reason, sizeof(c->reason), "upstream connect: %s",
+		    strerror(errno));
+		conn_audit(c, "upstream_error", "error", c->reason);
+		conn_close(c, 1);
+	}
+}
+
+static void
+conn_finish_decision(struct conn *c)
+{
+	conn_audit(c, "tcp", c->verdict, c->reason);
+	conn_connect(c);
+}
+
+static int
+relay_dir_setup(struct relay_dir *d, int from, int to)
+{
+	int sz;
+
+	d->from = from;
+	d->to = to;
+	if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
+		d->pipe[0] = d->pipe[1] = -1;
+		return -1;
+	}
+	(void)fcntl(d->pipe[1], F_SETPIPE_SZ, RELAY_PIPE_SIZE);
+	sz = fcntl(d->pipe[1], F_GETPIPE_SZ);
+	d->cap = sz > 0 ? (size_t)sz : 4096;
+	return 0;
+}
+
+/*
+ * Move what can move in one direction.  -1 on a socket error (the caller
+ * aborts the connection).  The buffered first bytes go before anything
+ * spliced from the client.
+ */
+static int
+relay_pump(struct conn *c, struct relay_dir *d, int first_bytes)
+{
+	ssize_t n;
+	int progress;
+
+	do {
+		progress = 0;
+		if (first_bytes && c->bsent < c->blen) {
+			n = send(d->to, c->buf + c->bsent, c->blen - c->bsent,
+			    MSG_NOSIGNAL);
+			if (n > 0) {
+				c->bsent += (size_t)n;
+				progress = 1;
+				if (c->bsent == c->blen) {
+					free(c->buf);
+					c->buf = NULL;
+					c->blen = c->bcap = c->bsent = 0;
+				}
+				continue;
+			}
+			if (n == -1 && (errno == EAGAIN || errno == EINTR))
+				break;
+			return -1;
+		}
+		if (d->inpipe > 0) {
+			n = splice(d->pipe[0], NULL, d->to, NULL, d->inpipe,
+			    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n > 0) {
+				d->inpipe -= (size_t)n;
+				d->in_blocked = 0;
+				progress = 1;
+			} else if (n == -1 && errno != EAGAIN && errno != EINTR) {
+				return -1;
+			}
+		}
+		if (!d->eof && !d->in_blocked && d->inpipe < d->cap) {
+			n = splice(d->from, NULL, d->pipe[1], NULL,
+			    d->cap - d->inpipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n > 0) {
+				d->inpipe += (size_t)n;
+				d->bytes += (unsigned long long)n;
+				c->t_last = loop_now_ms();
+				progress = 1;
+			} else if (n == 0) {
+				d->eof = 1;
+				progress = 1;
+			} else if (errno == EAGAIN) {
+				/* socket empty, or pipe out of slots with data queued */
+				if (d->inpipe > 0)
+					d->in_blocked = 1;
+			} else if (errno != EINTR) {
+				return -1;
+			}
+		}
+	} while (progress);
+	if (d->eof && d->inpipe == 0 && !(first_bytes && c->bsent < c->blen) &&
+	    !d->shut) {
+		(void)shutdown(d->to, SHUT_WR);
+		d->shut = 1;
+	}
+	return 0;
+}
+
+static void
+conn_relay(struct conn *c, int ready)
+{
+	struct loop *l = c->w->loop;
+	int cmask = 0, umask = 0, pending;
+
+	if (relay_pump(c, &c->up, 1) == -1 || relay_pump(c, &c->down, 0) == -1) {
+		conn_close(c, 1);
+		return;
+	}
+	if (c->up.shut && c->down.shut) {
+		conn_close(c, 0);
+		return;
+	}
+	pending = c->bsent < c->blen;
+	if (!c->up.eof && !c->up.in_blocked && c->up.inpipe < c->up.cap)
+		cmask |= LOOP_READ;
+	if (c->down.inpipe > 0)
+		cmask |= LOOP_WRITE;
+	if (!c->down.eof && !c->down.in_blocked && c->down.inpipe < c->down.cap)
+		umask |= LOOP_READ;
+	if (c->up.inpipe > 0 || pending)
+		umask |= LOOP_WRITE;
+	if ((!c->hup_c && loop_set(l, c->cfd, cmask) == -1) ||
+	    (!c->hup_u && loop_set(l, c->ufd, umask) == -1))
+		conn_close(c, 1);
+}
+
+/*
+ * EPOLLERR/EPOLLHUP on a relayed socket.  A socket error (RST) aborts.  A
+ * plain HUP (FIN both ways) is reported on every wait whatever the
+ * interest, so after a last pump the fd leaves the loop; the other side
+ * may still be owed data.
+ */
+static void
+conn_relay_hup(struct conn *c, int fd)
+{
+	int err = 0;
+	socklen_t sl = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) == -1 || err != 0) {
+		conn_close(c, 1);
+		return;
+	}
+	conn_relay(c, LOOP_READ | LOOP_WRITE);
+	if (c->dead)
+		return;
+	loop_del(c->w->loop, fd);
+	if (fd == c->cfd)
+		c->hup_c = 1;
+	else
+		c->hup_u = 1;
+	if (c->hup_c && c->hup_u)
+		conn_close(c, 0);
+}
+
+static void
+conn_connected(struct conn *c)
+{
+	int err = 0;
+	socklen_t sl = sizeof(err);
+
+	if (getsockopt(c->ufd, SOL_SOCKET, SO_ERROR, &err, &sl) == -1)
+		err = errno;
+	if (err == EINPROGRESS || err == EALREADY)
+		return;
+	if (err != 0) {
+		snprintf(c->reason, sizeof(c->reason), "upstream connect: %s",
+		    strerror(err));
+		conn_audit(c, "upstream_error", "error", c->reason);
+		conn_close(c, 1);
+		return;
+	}
+	if (relay_dir_setup(&c->up, c->cfd, c->ufd) == -1 ||
+	    relay_dir_setup(&c->down, c->ufd, c->cfd) == -1) {
+		log_warn("pipe");
+		conn_close(c, 1);
+		return;
+	}
+	/* bytes read while sniffing count as client bytes already */
+	c->up.bytes = c->blen;
+	c->relayed = 1;
+	c->t_last = loop_now_ms();
+	conn_set_state(c, CONN_RELAY);
+	conn_relay(c, 0);
+}
+
+/* Discard what the client still sends after a block answer, until FIN. */
+static void
+conn_closing_read(struct conn *c)
+{
+	char sink[4096];
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < 16; i++) {
+		n = recv(c->cfd, sink, sizeof(sink), 0);
+		if (n > 0)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		conn_close(c, 0);
+		return;
+	}
+}
+
+static void
+conn_io(struct loop *l, int fd, int ready, void *ctx)
+{
+	struct conn *c = ctx;
+
+	if (c->dead)
+		return;
+	switch (c->state) {
+	case CONN_SNIFF:
+		conn_sniff_read(c);
+		break;
+	case CONN_CONNECTING:
+		if (fd == c->ufd)
+			conn_connected(c);
+		else if (ready & LOOP_ERROR)
+			conn_close(c, 1);
+		break;
+	case CONN_RELAY:
+		if (ready & LOOP_ERROR)
+			conn_relay_hup(c, fd);
+		else
+			conn_relay(c, ready);
+		break;
+	case CONN_CLOSING:
+		conn_closing_read(c);
+		break;
+	case CONN_ACCEPTED:
+	case CONN_DECIDE:
+		/* not reading: only errors arrive here */
+		if (ready & LOOP_ERROR)
+			conn_close(c, 1);
+		break;
+	}
+}
+
+/* --- timeouts -------------------------------------------------------------- */
+
+void
+conn_sweep(struct worker *w, uint64_t now)
+{
+	struct conn *c, *next;
+	const struct config *cfg;
+	uint64_t connect_ms, idle_ms, total_ms;
+
+	for (c = w->conns; c != NULL; c = next) {
+		next = c->next;
+		cfg = c->pol->cfg;
+		connect_ms = (uint64_t)cfg->fw.connect_timeout_s * 1000;
+		idle_ms = (uint64_t)cfg->fw.idle_timeout_s * 1000;
+		total_ms = (uint64_t)cfg->forward_proxy.max_tunnel_seconds * 1000;
+		switch (c->state) {
+		case CONN_SNIFF:
+			if (now - c->t_state < cfg->fw.first_bytes_timeout_ms)
+				break;
+			if (c->blen == 0) {
+				c->proto = CONN_PROTO_SILENT;
+				conn_decide(c);
+			} else {
+				c->scanner = "firewall";
+				conn_block(c, "first bytes incomplete after "
+				    "firewall.first_bytes_timeout_ms");
+			}
+			break;
+		case CONN_DECIDE:
+			if (now - c->t_state < connect_ms)
+				break;
+			if (c->rreq != NULL) {
+				/* its answer, if it ever comes, is for nobody */
+				c->rreq->owner = NULL;
+				c->rreq = NULL;
+			}
+			conn_deny(c, "sni_mismatch", "name resolution timed "
+				    "out; cannot verify the destination (strict mode)");
+			break;
+		case CONN_CONNECTING:
+			if (now - c->t_state >= connect_ms) {
+				snprintf(c->reason, sizeof(c->reason),
+				    "upstream connect: timed out");
+				conn_audit(c, "upstream_error", "error", c->reason);
+				conn_close(c, 1);
+			}
+			break;
+		case CONN_RELAY:
+			if (idle_ms > 0 && now - c->t_last >= idle_ms) {
+				snprintf(c->reason, sizeof(c->reason), "idle timeout");
+				conn_close(c, 0);
+			} else if (total_ms > 0 && now - c->t_start >= total_ms) {
+				snprintf(c->reason, sizeof(c->reason),
+				    "forward_proxy.max_tunnel_seconds reached");
+				conn_close(c, 0);
+			}
+			break;
+		case CONN_CLOSING:
+			if (now - c->t_state >= CLOSING_LINGER_MS)
+				conn_close(c, 1);
+			break;
+		case CONN_ACCEPTED:
+			break;
+		}
+	}
+}
