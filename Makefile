@@ -79,6 +79,8 @@ FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE -I. -g -O1 $(PKG_CFLAGS) -pthread \
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o)
 FUZZ_SECONDS ?= 20
 
+.SECONDARY:
+
 .PHONY: all run check unit integration test test-long fuzz fuzz-run fuzz-long \
 	bench bench-scanner asan install uninstall clean man-check deps help
 

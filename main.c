@@ -7,7 +7,6 @@
 
 #include "core/cli.h"
 
-const char *progname = "pipelock-fw";
 
 struct command {
 	const char	*name;

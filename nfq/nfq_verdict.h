@@ -44,6 +44,7 @@ struct policy;
 #define NFQ_DNS_BUDGET_ENTRIES		4096
 #define NFQ_DNS_BUDGET_WAYS		4
 #define NFQ_ADDR_STR_MAX		64	/* "[v6]:port" */
+#define NFQ_IPV6_EXT_MAX		8	/* extension headers walked */
 #define NFQ_FLOWS_MAX			1024	/* allowed QUIC flows remembered */
 #define NFQ_FLOW_WAYS			4
 #define NFQ_FLOW_IDLE_MS		60000
@@ -81,6 +82,16 @@ struct nfq_decision {
 };
 
 struct nfq_verdict_state;
+
+/*
+ * Fill pkt->src, dst and payload/len from a queued IPv4 or IPv6 packet
+ * (pure).  Returns 0, or -1 when it is not one whole UDP datagram: not UDP,
+ * a fragment, more than NFQ_IPV6_EXT_MAX extension headers, or IP/UDP
+ * lengths that disagree with len.  gso: a GSO skb (NFQA_SKB_GSO) holding
+ * several segments, whose length fields need not match len: not checked.
+ */
+int nfq_packet_parse(const uint8_t *p, size_t len, int gso,
+    struct nfq_packet *pkt);
 
 /* Budget table + QUIC reassembly table; NULL on allocation failure. */
 struct nfq_verdict_state *nfq_verdict_new(void);

@@ -28,9 +28,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/ip.h>
-#include <netinet/ip6.h>
-#include <netinet/udp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +59,6 @@
 #define NFQ_RCVBUF		(8 * 1024 * 1024)
 /* recv calls per nfq_worker_handle(), so one busy queue cannot starve. */
 #define NFQ_RECV_BURST		64
-#define NFQ_IPV6_EXT_MAX	8	/* extension headers walked */
 #define NFQ_ENOBUFS_LOG_MS	10000	/* at most one warning per interval */
 #define NFQ_ETH_P_IP		0x0800
 #define NFQ_ETH_P_IPV6		0x86dd
@@ -195,89 +191,6 @@ nfq_audit(const struct nfq_packet *pkt, const struct nfq_decision *d)
 		audit_emit(&ev);
 }
 
-/*
- * Locate the UDP payload in an IPv4/IPv6 packet.  0 and pkt filled, or -1
- * (not UDP, fragment, inconsistent lengths): the packet is dropped.
- */
-static int
-nfq_parse_udp(const uint8_t *p, size_t len, int gso, struct nfq_packet *pkt)
-{
-	size_t off, ulen;
-	uint16_t sport, dport;
-	uint8_t nh;
-	unsigned i;
-
-	memset(&pkt->src, 0, sizeof(pkt->src));
-	memset(&pkt->dst, 0, sizeof(pkt->dst));
-	if (len < 1)
-		return -1;
-	if ((p[0] >> 4) == 4) {
-		struct sockaddr_in *s = (struct sockaddr_in *)&pkt->src;
-		struct sockaddr_in *d = (struct sockaddr_in *)&pkt->dst;
-		size_t ihl = (size_t)(p[0] & 0x0f) * 4, tot;
-
-		if (len < sizeof(struct ip) || ihl < sizeof(struct ip) ||
-		    ihl > len || p[9] != IPPROTO_UDP)
-			return -1;
-		/* MF set or an offset: a fragment carries no whole datagram. */
-		if ((p[6] & 0x3f) != 0 || p[7] != 0)
-			return -1;
-		tot = (size_t)p[2] << 8 | p[3];
-		if (!gso && tot != len)
-			return -1;
-		s->sin_family = d->sin_family = AF_INET;
-		memcpy(&s->sin_addr, p + 12, 4);
-		memcpy(&d->sin_addr, p + 16, 4);
-		off = ihl;
-	} else if ((p[0] >> 4) == 6) {
-		struct sockaddr_in6 *s = (struct sockaddr_in6 *)&pkt->src;
-		struct sockaddr_in6 *d = (struct sockaddr_in6 *)&pkt->dst;
-
-		if (len < sizeof(struct ip6_hdr))
-			return -1;
-		if (!gso && ((size_t)p[4] << 8 | p[5]) + sizeof(struct ip6_hdr)
-		    != len)
-			return -1;
-		s->sin6_family = d->sin6_family = AF_INET6;
-		memcpy(&s->sin6_addr, p + 8, 16);
-		memcpy(&d->sin6_addr, p + 24, 16);
-		nh = p[6];
-		off = sizeof(struct ip6_hdr);
-		for (i = 0; nh != IPPROTO_UDP; i++) {
-			if (i >= NFQ_IPV6_EXT_MAX)
-				return -1;
-			if (nh != IPPROTO_HOPOPTS && nh != IPPROTO_ROUTING &&
-			    nh != IPPROTO_DSTOPTS)
-				return -1;	/* fragment, ESP, ... */
-			if (len - off < 8)
-				return -1;
-			nh = p[off];
-			off += ((size_t)p[off + 1] + 1) * 8;
-			if (off > len)
-				return -1;
-		}
-	} else {
-		return -1;
-	}
-	if (len - off < sizeof(struct udphdr))
-		return -1;
-	sport = (uint16_t)(p[off] << 8 | p[off + 1]);
-	dport = (uint16_t)(p[off + 2] << 8 | p[off + 3]);
-	ulen = (size_t)p[off + 4] << 8 | p[off + 5];
-	if (!gso && ulen != len - off)
-		return -1;
-	if (pkt->src.ss_family == AF_INET) {
-		((struct sockaddr_in *)&pkt->src)->sin_port = htons(sport);
-		((struct sockaddr_in *)&pkt->dst)->sin_port = htons(dport);
-	} else {
-		((struct sockaddr_in6 *)&pkt->src)->sin6_port = htons(sport);
-		((struct sockaddr_in6 *)&pkt->dst)->sin6_port = htons(dport);
-	}
-	pkt->payload = p + off + sizeof(struct udphdr);
-	pkt->len = len - off - sizeof(struct udphdr);
-	return 0;
-}
-
 static int
 nfq_packet_cb(const struct nlmsghdr *nlh, void *data)
 {
@@ -342,7 +255,7 @@ nfq_packet_cb(const struct nlmsghdr *nlh, void *data)
 	pkt.gid = attr[NFQA_GID] ? (long long)ntohl(mnl_attr_get_u32(
 	    attr[NFQA_GID])) : -1;
 	pkt.now_ms = loop_now_ms();
-	if (nfq_parse_udp(payload, plen, gso, &pkt) == -1) {
+	if (nfq_packet_parse(payload, plen, gso, &pkt) == -1) {
 		log_debug("nfq %u: packet %u is not a whole UDP datagram, "
 		    "dropped", w->queue_num, id);
 		nfq_verdict_send(w, id, NFQ_DROP, mark);

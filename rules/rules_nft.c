@@ -98,10 +98,39 @@ batch_msg(struct batch *bt, uint16_t type, uint16_t flags, const char *what)
 	return nlh;
 }
 
-static void
-batch_next(struct batch *bt)
+/*
+ * Append one message carrying obj (a struct nftnl_table/chain/set/rule,
+ * by type; NFT_MSG_NEWSETELEM takes the set holding the elements).  The
+ * caller keeps obj.  0, or -1 when the batch is full.
+ */
+static int
+batch_put(struct batch *bt, uint16_t type, uint16_t flags, const char *what,
+    void *obj)
 {
+	struct nlmsghdr *nlh;
+
+	if ((nlh = batch_msg(bt, type, flags, what)) == NULL)
+		return -1;
+	switch (type) {
+	case NFT_MSG_NEWTABLE:
+	case NFT_MSG_DELTABLE:
+		nftnl_table_nlmsg_build_payload(nlh, obj);
+		break;
+	case NFT_MSG_NEWCHAIN:
+		nftnl_chain_nlmsg_build_payload(nlh, obj);
+		break;
+	case NFT_MSG_NEWSET:
+		nftnl_set_nlmsg_build_payload(nlh, obj);
+		break;
+	case NFT_MSG_NEWSETELEM:
+		nftnl_set_elems_nlmsg_build_payload(nlh, obj);
+		break;
+	case NFT_MSG_NEWRULE:
+		nftnl_rule_nlmsg_build_payload(nlh, obj);
+		break;
+	}
 	mnl_nlmsg_batch_next(bt->b);
+	return 0;
 }
 
 /*
@@ -191,7 +220,7 @@ add_table(struct batch *bt, const char *name, uint16_t flags,
 {
 	struct nftnl_table *t;
 	struct nftnl_udata_buf *ud = NULL;
-	struct nlmsghdr *nlh;
+	int ret;
 	char what[96];
 
 	if ((t = nftnl_table_alloc()) == NULL)
@@ -211,25 +240,18 @@ add_table(struct batch *bt, const char *name, uint16_t flags,
 	}
 	snprintf(what, sizeof(what), "%s table inet %s", del ? "delete" :
 	    "add", name);
-	nlh = batch_msg(bt, del ? NFT_MSG_DELTABLE : NFT_MSG_NEWTABLE,
-	    del ? 0 : NLM_F_CREATE | flags, what);
-	if (nlh == NULL) {
-		nftnl_udata_buf_free(ud);
-		nftnl_table_free(t);
-		return -1;
-	}
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	batch_next(bt);
+	ret = batch_put(bt, del ? NFT_MSG_DELTABLE : NFT_MSG_NEWTABLE,
+	    del ? 0 : NLM_F_CREATE | flags, what, t);
 	nftnl_udata_buf_free(ud);
 	nftnl_table_free(t);
-	return 0;
+	return ret;
 }
 
 static int
 add_chain(struct batch *bt, const char *table, const struct rules_chain *ch)
 {
 	struct nftnl_chain *c;
-	struct nlmsghdr *nlh;
+	int ret;
 	char what[96];
 
 	if ((c = nftnl_chain_alloc()) == NULL)
@@ -246,15 +268,9 @@ add_chain(struct batch *bt, const char *table, const struct rules_chain *ch)
 	snprintf(what, sizeof(what), "chain %s%s", ch->name,
 	    ch->type != NULL && strcmp(ch->type, "route") == 0 ?
 	    " (type route)" : "");
-	if ((nlh = batch_msg(bt, NFT_MSG_NEWCHAIN, NLM_F_CREATE, what)) ==
-	    NULL) {
-		nftnl_chain_free(c);
-		return -1;
-	}
-	nftnl_chain_nlmsg_build_payload(nlh, c);
-	batch_next(bt);
+	ret = batch_put(bt, NFT_MSG_NEWCHAIN, NLM_F_CREATE, what, c);
 	nftnl_chain_free(c);
-	return 0;
+	return ret;
 }
 
 static void
@@ -285,7 +301,6 @@ add_set(struct batch *bt, const char *table, const struct rules_setdef *sd,
 {
 	struct nftnl_set *s;
 	struct nftnl_udata_buf *ud;
-	struct nlmsghdr *nlh;
 	uint32_t type = 0, len = 0, order = 0;
 	char what[96];
 	size_t i;
@@ -308,10 +323,8 @@ add_set(struct batch *bt, const char *table, const struct rules_setdef *sd,
 	nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
 	    nftnl_udata_buf_len(ud));
 	snprintf(what, sizeof(what), "set %s", sd->name);
-	if ((nlh = batch_msg(bt, NFT_MSG_NEWSET, NLM_F_CREATE, what)) == NULL)
+	if (batch_put(bt, NFT_MSG_NEWSET, NLM_F_CREATE, what, s) == -1)
 		goto cleanup;
-	nftnl_set_nlmsg_build_payload(nlh, s);
-	batch_next(bt);
 	if (sd->n > 0) {
 		for (i = 0; i < sd->n; i++) {
 			struct nftnl_set_elem *e;
@@ -323,11 +336,9 @@ add_set(struct batch *bt, const char *table, const struct rules_setdef *sd,
 			nftnl_set_elem_add(s, e);
 		}
 		snprintf(what, sizeof(what), "elements of set %s", sd->name);
-		if ((nlh = batch_msg(bt, NFT_MSG_NEWSETELEM, NLM_F_CREATE,
-		    what)) == NULL)
+		if (batch_put(bt, NFT_MSG_NEWSETELEM, NLM_F_CREATE, what,
+		    s) == -1)
 			goto cleanup;
-		nftnl_set_elems_nlmsg_build_payload(nlh, s);
-		batch_next(bt);
 	}
 	ret = 0;
 cleanup:
@@ -675,7 +686,7 @@ add_rule(struct batch *bt, const struct rules_set *rs,
     const struct rules_rule *rr, const char *table)
 {
 	struct nftnl_rule *r;
-	struct nlmsghdr *nlh;
+	int ret;
 	char what[96];
 
 	if ((r = rule_build(rs, rr, table)) == NULL)
@@ -688,15 +699,10 @@ add_rule(struct batch *bt, const struct rules_set *rs,
 	    " (nft queue, module nft_queue)") :
 	    rr->verdict == RV_REJECT_TCP || rr->verdict == RV_REJECT_ICMPX ?
 	    " (reject, module nft_reject_inet)" : "");
-	if ((nlh = batch_msg(bt, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND,
-	    what)) == NULL) {
-		nftnl_rule_free(r);
-		return -1;
-	}
-	nftnl_rule_nlmsg_build_payload(nlh, r);
-	batch_next(bt);
+	ret = batch_put(bt, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, what,
+	    r);
 	nftnl_rule_free(r);
-	return 0;
+	return ret;
 }
 
 static int

@@ -48,8 +48,10 @@
 #define DLP_RUN_MAX		(1 << 20)	/* longest run decoded */
 #define DLP_SECRET_HITS		16	/* secret hits kept per pass */
 #define DLP_PRINTABLE_PCT	90	/* decoded layer must be this printable */
-#define DLP_REGIONS		128	/* hit regions kept per pattern */
+#define DLP_REGIONS		65536	/* hit regions kept per pattern */
 #define DLP_SEED_BACK		4096	/* seed run start searched this far back */
+#define DLP_NORM_MIN		(64 * 1024)	/* per-thread normalise buffer */
+#define DLP_NORM_KEEP		(4 * 1024 * 1024)	/* larger ones are freed */
 
 enum dlp_label {
 	DLP_LABEL_DLP = 0,
@@ -114,9 +116,10 @@ struct dlp_map {
  */
 struct dlp_regions {
 	unsigned	n;
+	unsigned	cap;	/* grows per thread, up to DLP_REGIONS */
 	int		full;
-	size_t		a[DLP_REGIONS];
-	size_t		b[DLP_REGIONS];
+	size_t		*a;
+	size_t		*b;
 };
 
 struct dlp_tls {
@@ -129,6 +132,8 @@ struct dlp_tls {
 	size_t			 nbits;
 	struct dlp_regions	*reg;		/* npats + 1 (seed last) */
 	size_t			 nreg;
+	char			*norm;		/* dlp_scan_text's copy */
+	size_t			 normcap;
 };
 
 static _Thread_local struct dlp_tls dlp_tls;
@@ -724,6 +729,7 @@ dlp_tls_get(const struct dlp *d)
 		    (d->npats + 1) * sizeof(*nr));
 		if (nr == NULL)
 			return NULL;
+		memset(nr + t->nreg, 0, (d->npats + 1 - t->nreg) * sizeof(*nr));
 		t->reg = nr;
 		t->nreg = d->npats + 1;
 	}
@@ -751,9 +757,23 @@ dlp_region_add(struct dlp_regions *r, size_t a, size_t b)
 			r->b[r->n - 1] = b;
 		return;
 	}
-	if (r->n == DLP_REGIONS) {
-		r->full = 1;
-		return;
+	if (r->n == r->cap) {
+		unsigned cap = r->cap ? r->cap * 2 : 64;
+		size_t *na, *nb;
+
+		/* Out of room (or memory): confirm over the whole buffer. */
+		if (cap > DLP_REGIONS ||
+		    (na = realloc(r->a, cap * sizeof(*na))) == NULL) {
+			r->full = 1;
+			return;
+		}
+		r->a = na;
+		if ((nb = realloc(r->b, cap * sizeof(*nb))) == NULL) {
+			r->full = 1;
+			return;
+		}
+		r->b = nb;
+		r->cap = cap;
 	}
 	r->a[r->n] = a;
 	r->b[r->n++] = b;
@@ -876,7 +896,6 @@ dlp_confirm(struct dlp_tls *t, const struct dlp_pat *p,
 {
 	size_t i, end;
 
-	if (getenv("DLPDBG")) { size_t tot=0; for (i=0; r && i<r->n; i++) tot += r->b[i]-r->a[i]; fprintf(stderr, "confirm %s %s n=%u bytes=%zu\n", p->name, r == NULL ? "whole" : r->full ? "full" : "regions", r ? r->n : 0, tot);}
 	if (r == NULL || r->full) {
 		dlp_confirm_range(t, p, buf, len, 0, len + 1, len, where, map,
 		    res);
@@ -1075,18 +1094,18 @@ dlp_scan_seed(const struct dlp *d, const char *buf, size_t len,
 static int
 dlp_printable(const char *s, size_t n)
 {
-	size_t i, good = 0;
+	size_t i, bad = 0, maxbad = n * (100 - DLP_PRINTABLE_PCT) / 100;
 	unsigned char c;
 
 	if (n < 4)
 		return 0;
 	for (i = 0; i < n; i++) {
 		c = (unsigned char)s[i];
-		if ((c >= 0x20 && c < 0x7f) || c == '\t' || c == '\n' ||
-		    c == '\r' || c >= 0xc2)
-			good++;
+		if (!((c >= 0x20 && c < 0x7f) || c == '\t' || c == '\n' ||
+		    c == '\r' || c >= 0xc2) && ++bad > maxbad)
+			return 0;	/* random bytes: stop early */
 	}
-	return good * 100 >= n * DLP_PRINTABLE_PCT;
+	return 1;
 }
 
 /* Byte classes for encoded-run detection. */
@@ -1094,6 +1113,8 @@ dlp_printable(const char *s, size_t n)
 #define C_B64	0x2
 #define C_HEX	0x4
 #define C_B32	0x8	/* A-Z a-z 2-7 = */
+#define C_UP	0x10
+#define C_LO	0x20
 
 static unsigned char dlp_class[256];
 static pthread_once_t dlp_class_once = PTHREAD_ONCE_INIT;
@@ -1117,6 +1138,10 @@ dlp_class_init(void)
 			k |= C_HEX;
 		if (alpha || (c >= '2' && c <= '7') || c == '=')
 			k |= C_B32;
+		if (c >= 'A' && c <= 'Z')
+			k |= C_UP;
+		if (c >= 'a' && c <= 'z')
+			k |= C_LO;
 		dlp_class[c] = k;
 	}
 }
@@ -1172,7 +1197,15 @@ dlp_token(const struct dlp *d, const char *t, size_t n, unsigned char k,
     enum scan_where where, const char *host, size_t off, int depth,
     struct scan_result *res)
 {
+	unsigned char seen = 0;
+	size_t i;
 	int rc = 0;
+
+	/* base64 of text mixes cases; one-case words and hex do not. */
+	for (i = 0; i < n && (seen & (C_UP | C_LO)) != (C_UP | C_LO); i++)
+		seen |= dlp_class[(unsigned char)t[i]];
+	if ((seen & (C_UP | C_LO)) != (C_UP | C_LO))
+		k &= (unsigned char)~C_B64;
 
 	if (k & C_HEX)
 		rc = dlp_layer(d, t, n, norm_hex_decode, where, host, off,
@@ -1262,9 +1295,12 @@ dlp_runs(const struct dlp *d, const char *buf, size_t len,
 		if (j - i >= DLP_RUN_MIN) {
 			size_t off = dlp_map_off(map, i);
 
-			if (dots)
+			/* Dotted names and split tokens; URLs go by pieces. */
+			if (dots && !slashes)
 				rc = dlp_dotless(d, buf + i, j - i, where, host,
 				    off, res);
+			else if (dots)
+				rc = 0;
 			else
 				rc = dlp_token(d, buf + i, j - i, k, where, host,
 				    off, depth, res);
@@ -1330,15 +1366,24 @@ dlp_scan_text(const struct dlp *d, const char *buf, size_t len,
     struct scan_result *res)
 {
 	struct dlp_map m = { NULL, 0, base_offset, 0, 0 };
-	char *norm = NULL;
+	struct dlp_tls *t = &dlp_tls;
+	char *norm;
 	size_t n;
 	int rc;
 
-	if ((norm = malloc(len ? len : 1)) == NULL) {
-		scan_result_add(res, "error", NULL, NULL, where, base_offset,
-		    1.0, 0, NULL, 0, "DLP scan error: out of memory");
-		return -1;
+	/* The normalised copy lives in a per-thread buffer: no page faults. */
+	if (t->normcap < len || t->norm == NULL) {
+		free(t->norm);
+		t->normcap = len > DLP_NORM_MIN ? len : DLP_NORM_MIN;
+		if ((t->norm = malloc(t->normcap)) == NULL) {
+			t->normcap = 0;
+			scan_result_add(res, "error", NULL, NULL, where,
+			    base_offset, 1.0, 0, NULL, 0,
+			    "DLP scan error: out of memory");
+			return -1;
+		}
 	}
+	norm = t->norm;
 	/* Every rule shrinks its input: same length means unchanged. */
 	n = norm_for_text(buf, len, norm);
 	if (n != len) {
@@ -1348,7 +1393,11 @@ dlp_scan_text(const struct dlp *d, const char *buf, size_t len,
 		rc = dlp_text(d, norm, n, where, host, &m, 0, res);
 	} else
 		rc = dlp_text(d, buf, len, where, host, &m, 0, res);
-	free(norm);
+	if (t->normcap > DLP_NORM_KEEP) {
+		free(t->norm);
+		t->norm = NULL;
+		t->normcap = 0;
+	}
 	if (rc < 0) {
 		if (!dlp_reported(res, "error", NULL, NULL))
 			scan_result_add(res, "error", NULL, NULL, where,

@@ -65,8 +65,8 @@ const struct dlp_builtin dlp_builtins[] = {
 	  /* >= 15 digits, separators between: a class run is a superset. */
 	  "\\d[\\d -]{13}\\d", 34 },
 	{ "IBAN", "\\b[A-Z]{2}\\d{2}[A-Z0-9]{11,30}\\b", "medium", SCAN_VALIDATE_MOD97,
-	  /* 15..34 letters and digits: a class run is a superset. */
-	  "[A-Za-z0-9]{15}", 34 },
+	  /* No \b and no upper bound: cheaper for Vectorscan, a superset. */
+	  "[A-Za-z]{2}[0-9]{2}[A-Za-z0-9]{11}", 34 },
 };
 const size_t dlp_nbuiltins = sizeof(dlp_builtins) / sizeof(dlp_builtins[0]);
 

@@ -513,7 +513,7 @@ run_main(int argc, char **argv)
 	struct run_opts o;
 	struct engine *e = NULL;
 	struct policy *pol = NULL, *cur;
-	struct rules_watch *rw = NULL;
+	struct control ctl = { &o, NULL, NULL };
 	sigset_t mask;
 	uint64_t one = 1;
 	long ncpu;
@@ -528,6 +528,7 @@ run_main(int argc, char **argv)
 		policy_unref(pol);
 		return EXIT_USAGE;
 	}
+	ctl.held = pol;		/* pol: the first policy, for the setup below */
 	policy_swap(policy_ref(pol));
 
 	/* signals: handled by the control loop only */
@@ -550,7 +551,7 @@ run_main(int argc, char **argv)
 			goto out;
 		}
 		applied = 1;
-		if ((rw = rules_watch_new(pol->cfg)) == NULL)
+		if ((ctl.rw = rules_watch_new(pol->cfg)) == NULL)
 			log_warnx("cannot watch the firewall rules; they will not "
 			    "be restored if removed");
 	}
@@ -590,7 +591,7 @@ run_main(int argc, char **argv)
 	    e->have6 ? " and [::1]" : "", e->nworkers, e->nworkers == 1 ? "" : "s");
 	audit_note("engine", "start", "engine started");
 
-	engine_control(&o, sfd, rw);
+	engine_control(&ctl, sfd);
 	ret = EXIT_ALLOWED;
 stop:
 	__atomic_store_n(&e->stop, 1, __ATOMIC_RELEASE);
@@ -603,7 +604,7 @@ stop:
 	    "engine stopped; removing the firewall (--remove-on-exit)" :
 	    "engine stopped; firewall left in place");
 out:
-	rules_watch_free(rw);
+	rules_watch_free(ctl.rw);
 	if (applied && o.remove_on_exit && rules_remove() == -1) {
 		log_warnx("firewall remove failed");
 		ret = EXIT_BLOCKED;
@@ -622,7 +623,7 @@ out:
 	cur = policy_current();
 	policy_swap(NULL);
 	policy_unref(cur);
-	policy_unref(pol);
+	policy_unref(ctl.held);
 	audit_close();
 	return ret;
 }

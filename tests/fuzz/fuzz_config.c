@@ -14,9 +14,6 @@
 #include "core/cli.h"
 #include "core/config.h"
 
-/* main.c is not linked into fuzz targets; the CLI modules name it. */
-const char *progname = "fuzz_config";
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int

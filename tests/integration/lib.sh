@@ -113,12 +113,12 @@ ns_exists() { ip netns list | awk '{print $1}' | grep -qx -- "$1"; }
 
 make_ca() {
 	local d=$CA_DIR
-	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -sha256 \
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -sha256 \
 		-keyout "$d/ca.key" -out "$d/ca.pem" -subj "/CN=pipelock-fw test CA" \
 		-addext "basicConstraints=critical,CA:TRUE" \
 		-addext "keyUsage=critical,keyCertSign,cRLSign" 2>"$d/openssl.err" ||
 		fail "openssl (CA): $(cat "$d/openssl.err")"
-	openssl req -newkey rsa:2048 -nodes -sha256 -keyout "$d/server.key" \
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -sha256 -keyout "$d/server.key" \
 		-out "$d/server.csr" -subj "/CN=allowed.test" 2>"$d/openssl.err" ||
 		fail "openssl (server key): $(cat "$d/openssl.err")"
 	printf '%s\n' \
@@ -200,7 +200,8 @@ EOF
 # _topo_exit -- the EXIT trap: cleanup, then exit with the test's status.
 _topo_exit() {
 	local rc=$?
-	trap - EXIT INT TERM ERR
+	trap - EXIT ERR
+	trap '' INT TERM	# a second signal must not cut the cleanup short
 	set +e
 	# 77 means skip only from skip(): a command's own 77 (curl's "bad CA
 	# file") ending the test through set -e is a failure

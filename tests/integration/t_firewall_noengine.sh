@@ -105,7 +105,19 @@ grep -q 'counter packets [1-9][0-9]* .*comment "engine-down"' "$TEST_TMP/table" 
 
 in_host "$PLFW" firewall remove || fail "remove"
 
-# 6. IPv6 cannot be captured (no IPv6 on lo): agent IPv6 is refused, not left open
+# 6. agents selected by group (skgid): uid 1002 running with gid 1001
+in_host "$PLFW" firewall apply --config "$PLFW_CONFIG" --agent-user "$AGENT_UID" --agent-group "$AGENT2_UID" \
+	2>/dev/null || fail "apply with --agent-group"
+rc=0
+in_host setpriv --reuid="$OTHER_UID" --regid="$AGENT2_UID" --clear-groups -- \
+	curl -sS --max-time 5 -o /dev/null "http://$V4_UP/by-group" 2>/dev/null || rc=$?
+((rc == 7)) || fail "group agent: curl rc=$rc, want 7 (refused)"
+out=$(as_other curl -fsS --max-time 5 "http://$V4_UP/not-group")
+[[ $out == "ok GET /not-group" ]] || fail "uid 1002 with its own gid: '$out'"
+! upstream_saw "by-group" || fail "upstream saw the group agent"
+in_host "$PLFW" firewall remove || fail "remove"
+
+# 7. IPv6 cannot be captured (no IPv6 on lo): agent IPv6 is refused, not left open
 in_host sysctl -qw net.ipv6.conf.lo.disable_ipv6=1
 in_host "$PLFW" firewall apply --config "$PLFW_CONFIG" 2>"$TEST_TMP/apply.err" ||
 	fail "apply without IPv6 on lo: $(cat "$TEST_TMP/apply.err")"
@@ -124,7 +136,7 @@ e=$(udp_errno "$AGENT_UID" "$V6_UP")
 out=$(as_other curl -fsS --max-time 5 "http://[$V6_UP]/other6b")
 [[ $out == "ok GET /other6b" ]] || fail "other uid http v6: '$out'"
 n=$(upstream_count_conns)
-((n == 3)) || fail "upstream accepted $n connections, want 3 (the other uid's)"
+((n == 4)) || fail "upstream accepted $n connections, want 4 (the other uid's)"
 in_host "$PLFW" firewall remove || fail "remove"
 in_host sysctl -qw net.ipv6.conf.lo.disable_ipv6=0
 log "PASS t_firewall_noengine"

@@ -78,4 +78,25 @@ EOF
 
 one_case auto
 one_case conntrack
+
+# an agent selected by group only (skgid): uid 1002 with gid 1001 is an
+# agent, uid 1002 with its own gid is not
+for who in gagent gother; do
+	gid=$AGENT2_UID
+	[[ $who == gother ]] && gid=$OTHER_UID
+	bg_start "$TEST_TMP/$who.out" ip netns exec "$HOST_NS" setpriv --reuid="$OTHER_UID" --regid="$gid" --clear-groups -- \
+		"$PY" "$TEST_TMP/holder.py" "$V4_UP" "$who" "$AGENT_TMP/go-grp"
+	wait_until 10 grep -qs "^echo $who-before" "$TEST_TMP/$who.out" || fail "$who did not connect: $(cat "$TEST_TMP/$who.out")"
+done
+in_host "$PLFW" firewall apply --agent-user "$AGENT_UID" --agent-group "$AGENT2_UID" 2>"$TEST_TMP/apply.err" ||
+	fail "apply: $(cat "$TEST_TMP/apply.err")"
+grep -q 'existing agent connections: 1 closed' "$TEST_TMP/apply.err" ||
+	fail "apply did not close the group agent's connection: $(cat "$TEST_TMP/apply.err")"
+touch "$AGENT_TMP/go-grp"
+for who in gagent gother; do
+	wait_until 10 grep -qs "^after" "$TEST_TMP/$who.out" || fail "$who did not finish"
+done
+grep -q "^after data:gother-after" "$TEST_TMP/gother.out" || fail "non-agent connection broken: $(cat "$TEST_TMP/gother.out")"
+! upstream_saw "gagent-after" || fail "upstream received the group agent's bytes sent after apply"
+fw_remove || fail "remove"
 log "PASS t_firewall_preexisting"

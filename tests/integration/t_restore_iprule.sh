@@ -74,6 +74,8 @@ done
 ! rules_present || log "note: rules already back"
 wait_until 5 rules_present || fail "the engine did not restore the ip rules within 5 s: $(in_host ip rule list)"
 log "ip rules restored: $(our_rules -4) / $(our_rules -6)"
+reapplied() { grep -q '"event":"rules".*reapplied' "$TEST_TMP/audit.log"; }
+wait_until 5 reapplied || fail "no audit event for the re-apply"
 n=$(upstream_count_conns 80)
 wait_until 10 conns_grow $((n + 20)) || fail "agent traffic did not resume after the rule was restored"
 

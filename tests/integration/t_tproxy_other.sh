@@ -2,7 +2,9 @@
 # t_tproxy_other.sh - TCP that is neither TLS nor HTTP, IPv4 and IPv6.
 # firewall.other_tcp: block (the default) -> the agent's raw connection to
 # port 9000 is reset and the upstream accepts nothing, also for a client
-# that stays silent past first_bytes_timeout_ms; both are audited.  With
+# that stays silent past first_bytes_timeout_ms; both are audited.  A
+# direct connection to the engine's listener is refused; an allowed flow
+# whose upstream refuses is reset at once (upstream_error).  With
 # other_tcp: allow the same raw bytes are relayed unchanged (echo).
 set -eu
 . tests/integration/lib.sh
@@ -54,6 +56,24 @@ silent = [l for l in blk if "sent nothing" in l.get("reason", "")]
 assert len(raw) == 2 and len(silent) == 2, blk
 assert all(l["proto"] == "tcp" and l["uid"] == 1000 and l["dst"].endswith(":9000") for l in raw + silent), blk
 PYEOF
+
+# a direct connection to the engine's own listener is refused (a relay to
+# itself would loop), and audited
+for addr in 127.0.0.1 ::1; do
+	out=$(in_host "$PY" "$client" "$addr" "$TPROXY_PORT" "self-$addr")
+	[[ $out == RESET* ]] || fail "direct connection to the listener [$addr]:$TPROXY_PORT not refused: $out"
+done
+grep -q '"reason":"destination is the engine.s own listener"' "$TEST_TMP/audit.log" ||
+	fail "no audit line for the connection to the listener"
+
+# allowed by Host, but nothing listens upstream: the agent is reset, fast
+start=$(date +%s%N)
+rc=0
+as_agent curl -4 -sS --max-time 10 http://allowed.test:81/nothing >/dev/null 2>&1 || rc=$?
+((rc != 0)) || fail "curl to a closed upstream port succeeded"
+(($(date +%s%N) - start < 3000000000)) || fail "refused upstream connect took more than 3 s"
+wait_until 5 grep -q '"event":"upstream_error".*198.18.0.2:81' "$TEST_TMP/audit.log" ||
+	fail "no upstream_error audit line"
 
 engine_stop
 make_config "other_tcp: allow"

@@ -60,6 +60,9 @@ failclosed_run() {
 			agent_refused "$addr" "$port"
 		done
 	done
+	# the second agent uid too
+	out=$(as_agent2 "$PY" "$INTEG_DIR/helpers/agent_load.py" connect --addr "$V6_UP" --port 443 --timeout 5)
+	[[ $out != OK* && $out != TIMEOUT* ]] || fail "agent2 connection with the engine down: $out"
 	for addr in -4 -6; do
 		if out=$(as_agent curl "$addr" -sS --max-time 5 http://allowed.test/after-stop 2>&1); then
 			fail "agent curl ($addr) succeeded with the engine down: $out"

@@ -167,6 +167,80 @@ quic_initial(const char *sni, uint8_t *out, size_t outmax)
 	    QUIC_INITIAL_MIN, out, outmax);
 }
 
+/*
+ * IPv4 (v6 = 0) or IPv6 + a proto header around plen payload bytes; ext:
+ * -1 for none, else one 8-byte IPv6 extension header of that type first.
+ */
+static size_t
+ip_udp(uint8_t *b, int v6, int ext, uint8_t proto, size_t plen)
+{
+	size_t h = v6 ? 40 : 20, off, ulen = 8 + plen;
+
+	memset(b, 0, 128 + plen);
+	if (!v6) {
+		b[0] = 0x45;
+		b[2] = (uint8_t)((h + ulen) >> 8);
+		b[3] = (uint8_t)(h + ulen);
+		b[9] = proto;
+		memcpy(b + 12, "\xc6\x12\x00\x0a", 4);
+		memcpy(b + 16, "\xc6\x12\x00\x35", 4);
+		off = h;
+	} else {
+		b[0] = 0x60;
+		b[6] = ext >= 0 ? (uint8_t)ext : proto;
+		b[8] = 0xfd;
+		b[23] = 0x10;
+		b[24] = 0xfd;
+		b[39] = 0x53;
+		off = h;
+		if (ext >= 0) {
+			b[off] = proto;	/* next header */
+			b[off + 1] = 0;	/* 8 bytes */
+			off += 8;
+		}
+		b[4] = (uint8_t)((off - 40 + ulen) >> 8);
+		b[5] = (uint8_t)(off - 40 + ulen);
+	}
+	b[off] = 0x9c;		/* sport 40000 */
+	b[off + 1] = 0x40;
+	b[off + 3] = 53;
+	b[off + 4] = (uint8_t)(ulen >> 8);
+	b[off + 5] = (uint8_t)ulen;
+	return off + ulen;
+}
+
+static void
+test_packet_parse(void)
+{
+	uint8_t b[256];
+	struct nfq_packet pk;
+	size_t n;
+
+	n = ip_udp(b, 0, -1, IPPROTO_UDP, 30);
+	is_int(nfq_packet_parse(b, n, 0, &pk), 0, "ipv4 udp parsed");
+	is_int(pk.len, 30, "ipv4 payload length");
+	is_int(ntohs(((struct sockaddr_in *)&pk.dst)->sin_port), 53,
+	    "ipv4 dst port");
+	is_int(nfq_packet_parse(b, n - 1, 0, &pk), -1, "ipv4 short: refused");
+	is_int(nfq_packet_parse(b, n - 1, 1, &pk), 0, "ipv4 GSO: lengths "
+	    "not checked");
+	b[6] = 0x20;	/* MF */
+	is_int(nfq_packet_parse(b, n, 0, &pk), -1, "ipv4 fragment refused");
+	n = ip_udp(b, 0, -1, IPPROTO_TCP, 30);
+	is_int(nfq_packet_parse(b, n, 0, &pk), -1, "ipv4 tcp refused");
+	n = ip_udp(b, 1, -1, IPPROTO_UDP, 30);
+	is_int(nfq_packet_parse(b, n, 0, &pk), 0, "ipv6 udp parsed");
+	is_int(pk.dst.ss_family, AF_INET6, "ipv6 family");
+	n = ip_udp(b, 1, IPPROTO_HOPOPTS, IPPROTO_UDP, 30);
+	is_int(nfq_packet_parse(b, n, 0, &pk), 0, "ipv6 with hop-by-hop");
+	is_int(pk.len, 30, "ipv6 ext: payload length");
+	n = ip_udp(b, 1, IPPROTO_FRAGMENT, IPPROTO_UDP, 30);
+	is_int(nfq_packet_parse(b, n, 0, &pk), -1, "ipv6 fragment refused");
+	is_int(nfq_packet_parse(b, 30, 0, &pk), -1, "truncated ipv6 refused");
+	b[0] = 0x50;
+	is_int(nfq_packet_parse(b, n, 0, &pk), -1, "IP version 5 refused");
+}
+
 int
 main(void)
 {
@@ -191,6 +265,7 @@ main(void)
 	is_str(nfq_verdict_regdomain("localhost"), "localhost",
 	    "regdomain: one label");
 
+	test_packet_parse();
 	p = make_policy("true", "inspect", "block");
 	pq = make_policy("true", "inspect", "inspect");
 	pw = make_policy("false", "inspect", "inspect");
