@@ -3,8 +3,9 @@
  * blocked, and is a configuration valid?
  *
  * It goes through the daemon's own load path (config_load + policy_new,
- * which compiles every pattern) and the scanner calls the engine makes, so
- * its answer is the engine's answer.  Output never repeats the input (a URL
+ * which compiles every pattern, and the nftables ruleset rendered without
+ * touching the kernel) and the scanner calls the engine makes, so its
+ * answer is the engine's answer.  Output never repeats the input (a URL
  * or body may hold the secret): findings carry the scanner's redacted
  * match only.
  *
@@ -21,6 +22,7 @@
 #include "core/cli.h"
 #include "core/config.h"
 #include "core/policy.h"
+#include "rules/rules.h"
 #include "scanner/scanner.h"
 
 #define CHECK_CHUNK		(64u << 10)	/* --file read size */
@@ -353,6 +355,20 @@ print_json_error(const char *err)
 
 /* ---- main -------------------------------------------------------------- */
 
+/* Render the ruleset `firewall apply` would install, and throw it away. */
+static int
+ruleset_check(const struct config *cfg)
+{
+	FILE *f;
+	int r;
+
+	if ((f = fopen("/dev/null", "we")) == NULL)
+		return -1;
+	r = rules_render(cfg, RULES_F_QUIET, f);
+	fclose(f);
+	return r;
+}
+
 int
 check_main(int argc, char **argv)
 {
@@ -438,6 +454,15 @@ check_main(int argc, char **argv)
 	cfg = pol->cfg;
 	for (i = 0; i < cfg->warnings.n; i++)
 		fprintf(stderr, "warning: %s\n", cfg->warnings.v[i]);
+	if (ruleset_check(cfg) == -1) {
+		snprintf(err, sizeof(err), "%s: the firewall ruleset cannot be "
+		    "built from this configuration", cfg->path ? cfg->path :
+		    "(defaults)");
+		fprintf(stderr, "error: %s\n", err);
+		if (json)
+			print_json_error(err);
+		goto cleanup;
+	}
 
 	for (i = 0; i < nsubj; i++) {
 		subject_scan(pol->scanner, &subj[i]);

@@ -12,8 +12,11 @@
  *   QUIC Initial, quic: inspect, SNI allowed -> NF_REPEAT with the packet
  *                                               mark |= NFQ_MARK_ALLOW
  *   QUIC Initial whose ClientHello continues in a later datagram
- *                                            -> NF_DROP (data kept; the
- *                                               client retransmits)
+ *                                            -> held (no verdict yet) until
+ *                                               the hello completes: then
+ *                                               the hello's verdict; after
+ *                                               1 s NF_DROP (the client
+ *                                               retransmits)
  *   malformed DNS                            -> NF_DROP (silent)
  *   anything else blocked                    -> NF_REPEAT with the packet
  *                                               mark |= NFQ_MARK_REJECT
@@ -27,7 +30,7 @@
  *  - `ct mark & NFQ_MARK_ALLOW != 0` -> accept, so the later packets of an
  *    allowed QUIC flow skip the queue;
  *  - neither bit may be used for anything else (nor overlap firewall.mark
- *    or firewall.engine_mark).
+ *    or firewall.engine_mark);
  *  - optional, for a fast fail-closed with a dead engine: every NF_ACCEPT
  *    verdict also sets NFQ_MARK_ACCEPTED, so a ruleset may queue with
  *    `bypass` and reject, in a later base chain of the same hook, agent
@@ -39,6 +42,15 @@
  * conntrack mark from a verdict.  If a marked packet comes back to the
  * queue, the rule is missing: the worker then drops (reject) or accepts
  * (allow) it instead of looping, and warns once.
+ *
+ * Use (engine): while still privileged, one nfq_worker_new(cfg,
+ * fw.queue_num + i) per queue of the range the ruleset balances over; add
+ * nfq_worker_fd() to that worker thread's loop for reading; on readiness
+ * take policy_current(), call nfq_worker_handle(), drop the reference; on
+ * -1 free and recreate the worker; nfq_worker_free() at exit.  DNS over
+ * TCP (port 53 through TPROXY) uses the same decision: frame with
+ * nfq_dns_tcp_frame() and decide each message with nfq_verdict_decide()
+ * (nfq/nfq_verdict.h) from a per-thread struct nfq_verdict_state.
  */
 #ifndef PIPELOCK_NFQ_H
 #define PIPELOCK_NFQ_H
@@ -68,6 +80,7 @@ struct nfq_stats {
 	unsigned long	accepted;
 	unsigned long	dropped;	/* malformed, incomplete */
 	unsigned long	rejected;	/* NF_REPEAT + NFQ_MARK_REJECT */
+	unsigned long	held;		/* waiting now for the rest of a hello */
 	unsigned long	enobufs;	/* kernel lost messages to us */
 	unsigned long	errors;		/* netlink send/parse failures */
 };

@@ -438,10 +438,15 @@ nfq_decide_quic(struct nfq_verdict_state *st, const struct policy *p,
 	const struct config *cfg = p->cfg;
 	struct tls_hello th;
 	struct scan_result res;
+	struct quic_hdr h;
 	const char *err = NULL;
 	int r;
 
 	d->event = "quic";
+	if (nfq_quic_parse_long(pkt->payload, pkt->len, &h) > 0) {
+		memcpy(d->quic_dcid, h.dcid, h.dcid_len);
+		d->quic_dcid_len = h.dcid_len;
+	}
 	if (cfg->fw.quic == FW_QUIC_BLOCK) {
 		set_block(d, NFQ_REJECT, "QUIC blocked (firewall.quic: block); "
 		    "clients fall back to TCP");
@@ -450,11 +455,8 @@ nfq_decide_quic(struct nfq_verdict_state *st, const struct policy *p,
 	switch (nfq_quic_feed(st->quic, pkt->payload, pkt->len, pkt->now_ms,
 	    &th, &err)) {
 	case QUIC_NEED_MORE:
-		/*
-		 * The CRYPTO data is kept; dropping this datagram costs the
-		 * client one retransmission once the hello is complete.
-		 */
-		d->verdict = NFQ_DROP;
+		/* The worker keeps the packet until the hello completes. */
+		d->verdict = NFQ_HOLD;
 		d->verdict_name = "hold";
 		snprintf(d->reason, sizeof(d->reason), "ClientHello continues "
 		    "in a later datagram");

@@ -33,6 +33,7 @@
 
 #include "scanner/scanner.h"
 #include "nfq/nfq_dns.h"
+#include "nfq/nfq_quic.h"
 #include "tproxy/tproxy_tls.h"
 
 struct policy;
@@ -54,6 +55,7 @@ enum nfq_verdict {
 	NFQ_ACCEPT_FLOW,	/* NF_REPEAT, mark |= NFQ_MARK_ALLOW (flow) */
 	NFQ_DROP,		/* NF_DROP: silent (malformed, incomplete) */
 	NFQ_REJECT,		/* NF_REPEAT, mark |= NFQ_MARK_REJECT */
+	NFQ_HOLD,		/* no verdict yet: the ClientHello continues */
 };
 
 /* One datagram, as the worker parsed it from the queued packet. */
@@ -79,6 +81,12 @@ struct nfq_decision {
 	char			 redacted[SCAN_REDACTED_MAX];
 	char			 alpn[TLS_ALPN_MAX + 1];
 	int			 ech;
+	/*
+	 * A QUIC Initial: its connection's DCID, so the worker can give the
+	 * packets it holds for that connection this decision too.
+	 */
+	uint8_t			 quic_dcid[QUIC_CID_MAX];
+	uint8_t			 quic_dcid_len;
 };
 
 struct nfq_verdict_state;

@@ -48,6 +48,7 @@
 #include "core/loop.h"
 #include "core/policy.h"
 #include "nfq/nfq.h"
+#include "nfq/nfq_quic.h"
 #include "nfq/nfq_verdict.h"
 
 /* Largest packet payload plus netlink overhead (nf-queue.c). */
@@ -60,8 +61,23 @@
 /* recv calls per nfq_worker_handle(), so one busy queue cannot starve. */
 #define NFQ_RECV_BURST		64
 #define NFQ_ENOBUFS_LOG_MS	10000	/* at most one warning per interval */
-#define NFQ_ETH_P_IP		0x0800
-#define NFQ_ETH_P_IPV6		0x86dd
+#define NFQ_HOLD_CONNS		64	/* QUIC connections with held packets */
+#define NFQ_HOLD_PKTS		4	/* held packets per connection */
+#define NFQ_HOLD_MS		1000	/* then dropped: the client retransmits */
+
+/*
+ * Initial datagrams whose ClientHello continues in a later datagram: their
+ * packet ids wait here, without a verdict, until the hello is complete and
+ * decided (then they get the same verdict), or NFQ_HOLD_MS passed (dropped).
+ */
+struct nfq_hold {
+	uint8_t		dcid[QUIC_CID_MAX];
+	uint8_t		dcid_len;
+	unsigned	n;		/* 0: slot free */
+	uint32_t	ids[NFQ_HOLD_PKTS];
+	uint32_t	marks[NFQ_HOLD_PKTS];
+	uint64_t	since_ms;
+};
 
 struct nfq_worker {
 	struct mnl_socket	*nl;
@@ -75,6 +91,7 @@ struct nfq_worker {
 	struct nfq_stats	 stats;
 	uint64_t		 enobufs_logged_ms;
 	int			 warned_no_rule;
+	struct nfq_hold		 holds[NFQ_HOLD_CONNS];
 };
 
 /* Flush the pending verdicts. */
@@ -135,6 +152,74 @@ nfq_verdict_send(struct nfq_worker *w, uint32_t id, enum nfq_verdict v,
 		break;
 	}
 	w->slen += nlh->nlmsg_len;
+}
+
+/* Give every packet held in h verdict v, and free the slot. */
+static void
+nfq_hold_release(struct nfq_worker *w, struct nfq_hold *h, enum nfq_verdict v)
+{
+	unsigned i;
+
+	for (i = 0; i < h->n; i++)
+		nfq_verdict_send(w, h->ids[i], v, h->marks[i]);
+	w->stats.held -= h->n;
+	h->n = 0;
+}
+
+static struct nfq_hold *
+nfq_hold_find(struct nfq_worker *w, const uint8_t *dcid, size_t dcid_len)
+{
+	size_t i;
+
+	for (i = 0; i < NFQ_HOLD_CONNS; i++)
+		if (w->holds[i].n > 0 && w->holds[i].dcid_len == dcid_len &&
+		    memcmp(w->holds[i].dcid, dcid, dcid_len) == 0)
+			return &w->holds[i];
+	return NULL;
+}
+
+/* Keep packet id for its connection; a full table drops the oldest. */
+static void
+nfq_hold_add(struct nfq_worker *w, const struct nfq_decision *d, uint32_t id,
+    uint32_t mark, uint64_t now)
+{
+	struct nfq_hold *h = nfq_hold_find(w, d->quic_dcid, d->quic_dcid_len);
+	size_t i;
+
+	if (h == NULL) {
+		for (i = 0; i < NFQ_HOLD_CONNS; i++) {
+			if (w->holds[i].n == 0) {
+				h = &w->holds[i];
+				break;
+			}
+			if (h == NULL || w->holds[i].since_ms < h->since_ms)
+				h = &w->holds[i];
+		}
+		nfq_hold_release(w, h, NFQ_DROP);
+		memcpy(h->dcid, d->quic_dcid, d->quic_dcid_len);
+		h->dcid_len = d->quic_dcid_len;
+		h->since_ms = now;
+	}
+	if (h->n == NFQ_HOLD_PKTS) {
+		nfq_verdict_send(w, id, NFQ_DROP, mark);
+		return;
+	}
+	h->ids[h->n] = id;
+	h->marks[h->n] = mark;
+	h->n++;
+	w->stats.held++;
+}
+
+/* Drop what was held too long (checked on every nfq_worker_handle()). */
+static void
+nfq_hold_expire(struct nfq_worker *w, uint64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < NFQ_HOLD_CONNS; i++)
+		if (w->holds[i].n > 0 &&
+		    now - w->holds[i].since_ms >= NFQ_HOLD_MS)
+			nfq_hold_release(w, &w->holds[i], NFQ_DROP);
 }
 
 static void
@@ -262,6 +347,25 @@ nfq_packet_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_OK;
 	}
 	nfq_verdict_decide(w->vs, w->policy, &pkt, &d);
+	if (d.verdict == NFQ_HOLD) {
+		if (d.quic_dcid_len == 0)	/* cannot be joined later */
+			d.verdict = NFQ_DROP;
+		else {
+			nfq_hold_add(w, &d, id, mark, pkt.now_ms);
+			log_debug("nfq %u: packet %u held: %s", w->queue_num, id,
+			    d.reason);
+			return MNL_CB_OK;
+		}
+	}
+	if (d.quic_dcid_len > 0) {
+		struct nfq_hold *h = nfq_hold_find(w, d.quic_dcid,
+		    d.quic_dcid_len);
+
+		/* The earlier datagrams of this hello share its verdict. */
+		if (h != NULL)
+			nfq_hold_release(w, h, d.verdict == NFQ_ACCEPT_FLOW ||
+			    d.verdict == NFQ_REJECT ? d.verdict : NFQ_DROP);
+	}
 	if (gso && strcmp(d.event, "dns") == 0 && d.verdict != NFQ_REJECT) {
 		d.verdict = NFQ_DROP;
 		d.audit = 1;
@@ -430,6 +534,7 @@ nfq_worker_handle(struct nfq_worker *w, struct policy *p)
 	int r, ret = 0;
 
 	w->policy = p;
+	nfq_hold_expire(w, loop_now_ms());
 	for (i = 0; i < NFQ_RECV_BURST; i++) {
 		n = mnl_socket_recvfrom(w->nl, w->rbuf, NFQ_RECV_BUF);
 		if (n == -1) {

@@ -50,6 +50,7 @@
 #define DLP_PRINTABLE_PCT	90	/* decoded layer must be this printable */
 #define DLP_REGIONS		65536	/* hit regions kept per pattern */
 #define DLP_SEED_BACK		4096	/* seed run start searched this far back */
+#define DLP_SEED_DIRECT		1024	/* seed scan without a prefilter pass */
 #define DLP_NORM_MIN		(64 * 1024)	/* per-thread normalise buffer */
 #define DLP_NORM_KEEP		(4 * 1024 * 1024)	/* larger ones are freed */
 
@@ -138,6 +139,35 @@ struct dlp_tls {
 
 static _Thread_local struct dlp_tls dlp_tls;
 static atomic_uint_fast64_t dlp_gen_next = 1;
+static pthread_key_t dlp_tls_key;
+static pthread_once_t dlp_tls_once = PTHREAD_ONCE_INIT;
+
+/* Thread exit: free that thread's scratch (the key only carries a flag). */
+static void
+dlp_tls_free(void *unused)
+{
+	struct dlp_tls *t = &dlp_tls;
+	size_t i;
+
+	hs_free_scratch(t->scratch);
+	pcre2_match_data_free(t->md);
+	pcre2_match_context_free(t->mctx);
+	pcre2_jit_stack_free(t->jit);
+	free(t->bits);
+	for (i = 0; i < t->nreg; i++) {
+		free(t->reg[i].a);
+		free(t->reg[i].b);
+	}
+	free(t->reg);
+	free(t->norm);
+	memset(t, 0, sizeof(*t));
+}
+
+static void
+dlp_tls_key_init(void)
+{
+	(void)pthread_key_create(&dlp_tls_key, dlp_tls_free);
+}
 
 static int dlp_text(const struct dlp *d, const char *buf, size_t len,
     enum scan_where where, const char *host, const struct dlp_map *map,
@@ -703,6 +733,8 @@ dlp_tls_get(const struct dlp *d)
 	size_t need = (d->npats + 63) / 64;
 
 	if (t->mctx == NULL) {
+		pthread_once(&dlp_tls_once, dlp_tls_key_init);
+		(void)pthread_setspecific(dlp_tls_key, t);
 		t->mctx = pcre2_match_context_create(NULL);
 		t->jit = pcre2_jit_stack_create(DLP_JIT_STACK_MIN,
 		    DLP_JIT_STACK_MAX, NULL);
@@ -1084,9 +1116,15 @@ dlp_scan_seed(const struct dlp *d, const char *buf, size_t len,
     enum scan_where where, struct scan_result *res)
 {
 	struct dlp_map m = { NULL, 0, 0, 0, 0 };
+	int before = res->blocked;
 
 	if (!d->seed_enabled)
 		return 0;
+	/* Short text: the word scan costs less than a Vectorscan pass. */
+	if (len <= DLP_SEED_DIRECT) {
+		dlp_do_seed(d, NULL, buf, len, where, &m, res);
+		return res->blocked && !before ? 1 : 0;
+	}
 	return dlp_pass(d, buf, len, where, NULL, &m, DLP_WANT_SEED, res);
 }
 
@@ -1184,7 +1222,7 @@ dlp_dotless(const struct dlp *d, const char *run, size_t rlen,
 	for (i = 0; i < rlen; i++)
 		if (run[i] != '.')
 			out[n++] = run[i];
-	rc = dlp_pass(d, out, n, where, host, &m,
+	rc = n == 0 ? 0 : dlp_pass(d, out, n, where, host, &m,
 	    DLP_WANT_PATTERNS | DLP_WANT_SECRETS, res);
 	if (out != buf)
 		free(out);
@@ -1276,17 +1314,19 @@ dlp_runs(const struct dlp *d, const char *buf, size_t len,
 				continue;
 			}
 		}
-		k = C_B64 | C_HEX | C_B32;
-		dots = slashes = 0;
 		for (j = i; j < len && (dlp_class[s[j]] & C_TOK) &&
-		    j - i < DLP_RUN_MAX; j++) {
+		    j - i < DLP_RUN_MAX; j++)
 			/* '=' ends a token unless it is padding ("k=v"). */
 			if (s[j] == '=' && j + 1 < len && s[j + 1] != '=' &&
 			    (dlp_class[s[j + 1]] & C_TOK))
 				break;
-			k &= dlp_class[s[j]];
-			dots |= s[j] == '.';
-			slashes |= s[j] == '/';
+		/* Short tokens (most words) need no second look. */
+		k = C_B64 | C_HEX | C_B32;
+		dots = slashes = 0;
+		for (p = i; j - i >= DLP_RUN_MIN && p < j; p++) {
+			k &= dlp_class[s[p]];
+			dots |= s[p] == '.';
+			slashes |= s[p] == '/';
 		}
 		if (j == i) {
 			i++;

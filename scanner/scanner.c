@@ -877,7 +877,7 @@ static int
 domain_layers(const struct scanner *sc, const char *raw, size_t rawlen,
     enum scan_where where, struct scan_result *res)
 {
-	char host[DOMAIN_BUF];
+	char host[DOMAIN_BUF], orig[DOMAIN_BUF];
 	struct ipaddr ip;
 	enum ip_form form;
 	size_t hlen;
@@ -902,9 +902,17 @@ domain_layers(const struct scanner *sc, const char *raw, size_t rawlen,
 		hlen = strlen(ip_format(&ip, host, sizeof(host)));
 	if (host_policy(sc, host, hlen, form, &ip, where, res))
 		return 1;
-	if (form == IP_FORM_NONE &&
-	    (rc = domain_layer_dlp(sc, host, hlen, where, res)) != 0)
-		return rc;
+	/*
+	 * Matching is on the name as sent: DNS ignores case, known secrets
+	 * and case-sensitive pattern parts do not.
+	 */
+	if (form == IP_FORM_NONE) {
+		/* Not an IP: hlen is the raw length less a trailing dot. */
+		memcpy(orig, raw, hlen);
+		orig[hlen] = '\0';
+		if ((rc = domain_layer_dlp(sc, orig, hlen, where, res)) != 0)
+			return rc;
+	}
 	if (layer_subdomain_entropy(sc, host, hlen, form, where, res))
 		return 1;
 	if (where == SCAN_WHERE_DNS && form == IP_FORM_NONE &&

@@ -261,12 +261,20 @@ worker_init(struct engine *e, struct worker *w, int id, int want6)
 	}
 	memcpy(&e->lsn4, &bound, sizeof(e->lsn4));
 	if (want6) {
-		if ((w->lfd6 = listener_open(AF_INET6, e->port, &bound)) == -1) {
+		w->lfd6 = listener_open(AF_INET6, e->port, &bound);
+		if (w->lfd6 == -1 && (errno == EAFNOSUPPORT ||
+		    errno == EADDRNOTAVAIL)) {
+			/* no IPv6 here: the firewall rejects agents' IPv6 instead */
+			if (id == 0)
+				log_warnx("IPv6 unavailable (%s): listening on "
+				    "IPv4 only", strerror(errno));
+		} else if (w->lfd6 == -1) {
 			log_warn("transparent listener [::1]:%u", e->port);
 			return -1;
+		} else {
+			memcpy(&e->lsn6, &bound, sizeof(e->lsn6));
+			e->have6 = 1;
 		}
-		memcpy(&e->lsn6, &bound, sizeof(e->lsn6));
-		e->have6 = 1;
 	}
 	if (loop_add(w->loop, w->lfd4, LOOP_READ, worker_listen_cb, w) == -1 ||
 	    (w->lfd6 != -1 &&

@@ -8,10 +8,11 @@
 #
 # The namespaces have no link to the root namespace: nothing leaves the box.
 # Names carry the test's PID so tests (and helpers) can run in parallel.
-# `topo_up` registers cleanup on EXIT/INT/TERM (topo_down): it kills every process the
-# library started (by PID), anything still inside our namespaces, deletes the
-# namespaces and /etc/netns entries and TEST_TMP, also when a test dies half
-# way.  Tests: `. tests/integration/lib.sh` from the repo root, `set -eu`.
+# `topo_up` registers cleanup on EXIT/INT/TERM (topo_down): it kills every
+# process the library started (by PID), anything still inside our
+# namespaces, deletes the namespaces, /etc/netns entries and TEST_TMP, also
+# when a test dies half way (KEEP_TMP=1 keeps TEST_TMP for a post-mortem).
+# Tests: `. tests/integration/lib.sh` from the repo root, `set -eu`.
 # shellcheck disable=SC2034  # variables are for the tests that source this
 
 set -eu
@@ -381,7 +382,7 @@ capture_start() {
 		fail "tcpdump did not start: $(cat "$TEST_TMP/tcpdump.err" 2>&1)"
 }
 
-# capture_stop -- stop tcpdump (flushes the file); prints the pcap path.
+# capture_stop -- stop tcpdump and wait for it (the file is complete).
 capture_stop() {
 	local pid=$CAPTURE_PID
 	[[ -n $pid ]] || return 0
@@ -391,11 +392,11 @@ capture_stop() {
 	wait "$pid" 2>/dev/null || true
 }
 
-# assert_no_leak [PCAP] [AGENT_PORTS_FILE] -- fail unless every TCP/UDP packet
-# between HOST and the upstream addresses in PCAP belongs to a connection the
-# upstream accepted (the engine's; see helpers/leakcheck.py), and no accepted
-# connection uses a source port an agent socket had (AGENT_PORTS_FILE: one
-# port a line, written by helpers/agent_load.py).
+# assert_no_leak [PCAP] [AGENT_SOCKETS_FILE] -- fail unless every TCP/UDP
+# packet of the host in PCAP belongs to a connection the upstream accepted
+# (the engine's; see helpers/leakcheck.py), and no accepted connection is an
+# agent socket's own (AGENT_SOCKETS_FILE: written by `agent_load.py http
+# --ports-out`, one "laddr lport raddr rport t_start t_end" per socket).
 assert_no_leak() {
 	local pcap=${1:-$CAPTURE_PCAP} ports=${2:-}
 	"$PY" "$INTEG_DIR/helpers/leakcheck.py" --pcap "$pcap" --uplog "$UP_LOG" \

@@ -131,42 +131,132 @@ quic_initial(uint8_t *out, size_t outmax, const char *sni)
 }
 
 /*
- * Agent side: send buf to ip:port from a connected socket, wait for an
- * answer or an error.  Writes "name R MS" to fd: R = A (answer), E (error:
+ * A ClientHello for sni padded to pad bytes (a padding extension standing
+ * in for a post-quantum key share), its CRYPTO data cut at cut and sealed
+ * into two Initial datagrams, d1 (packet 0) and d2 (packet 1).
+ */
+static void
+quic_split(const char *sni, size_t pad, size_t cut, uint8_t *d1, size_t *n1,
+    uint8_t *d2, size_t *n2)
+{
+	static const uint8_t dcid[8] = { 0xbb, 1, 2, 3, 4, 5, 6, 7 };
+	uint8_t ch[2048], fr[2100];
+	size_t n = 0, sl = strlen(sni), ext = 9 + sl + 4 + pad, f;
+
+	ch[n++] = 1;
+	n += 3;
+	ch[n++] = 3;
+	ch[n++] = 3;
+	memset(ch + n, 0x5a, 32);
+	n += 32;
+	ch[n++] = 0;
+	ch[n++] = 0;
+	ch[n++] = 2;
+	ch[n++] = 0x13;
+	ch[n++] = 0x01;
+	ch[n++] = 1;
+	ch[n++] = 0;
+	ch[n++] = (uint8_t)(ext >> 8);
+	ch[n++] = (uint8_t)ext;
+	ch[n++] = 0;
+	ch[n++] = 0;
+	ch[n++] = 0;
+	ch[n++] = (uint8_t)(sl + 5);
+	ch[n++] = 0;
+	ch[n++] = (uint8_t)(sl + 3);
+	ch[n++] = 0;
+	ch[n++] = 0;
+	ch[n++] = (uint8_t)sl;
+	memcpy(ch + n, sni, sl);
+	n += sl;
+	ch[n++] = 0;
+	ch[n++] = 21;		/* padding extension */
+	ch[n++] = (uint8_t)(pad >> 8);
+	ch[n++] = (uint8_t)pad;
+	memset(ch + n, 0, pad);
+	n += pad;
+	ch[1] = 0;
+	ch[2] = (uint8_t)((n - 4) >> 8);
+	ch[3] = (uint8_t)(n - 4);
+	f = 0;
+	fr[f++] = 0x06;
+	fr[f++] = 0;
+	fr[f++] = (uint8_t)(0x40 | cut >> 8);
+	fr[f++] = (uint8_t)cut;
+	memcpy(fr + f, ch, cut);
+	*n1 = (size_t)nfq_quic_seal_initial(dcid, 8, NULL, 0, 0, fr, f + cut,
+	    QUIC_INITIAL_MIN, d1, 1500);
+	f = 0;
+	fr[f++] = 0x06;
+	fr[f++] = (uint8_t)(0x40 | cut >> 8);
+	fr[f++] = (uint8_t)cut;
+	fr[f++] = (uint8_t)(0x40 | (n - cut) >> 8);
+	fr[f++] = (uint8_t)(n - cut);
+	memcpy(fr + f, ch + cut, n - cut);
+	*n2 = (size_t)nfq_quic_seal_initial(dcid, 8, NULL, 0, 1, fr,
+	    f + n - cut, QUIC_INITIAL_MIN, d2, 1500);
+}
+
+/*
+ * Agent side: each case writes "name R MS" to fd: R = A (answer), E (error:
  * the firewall refused), T (nothing within WAIT_MS).
  */
+static int ack_fd = -1;	/* agent side: the parent's go-ahead */
+
+/*
+ * Report a case and wait until the parent has read it (and the link
+ * counters), so what left the host is attributed to the right case.
+ */
+static void
+agent_report(int fd, const char *name, char res, uint64_t ms)
+{
+	char line[160], c;
+
+	snprintf(line, sizeof(line), "%s %c %llu\n", name, res,
+	    (unsigned long long)ms);
+	if (write(fd, line, strlen(line)) == -1 || read(ack_fd, &c, 1) != 1)
+		_exit(3);
+}
+
+/* Send on the connected socket s, wait for an answer or an error. */
+static void
+agent_send_on(int fd, const char *name, int s, const uint8_t *buf,
+    size_t len)
+{
+	struct pollfd pfd;
+	uint8_t rb[2048];
+	uint64_t t0 = now_ms();
+	char res = 'T';
+
+	if (send(s, buf, len, 0) == -1) {
+		res = 'E';
+	} else {
+		pfd.fd = s;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, WAIT_MS) == 1)
+			res = recv(s, rb, sizeof(rb), 0) == -1 ? 'E' : 'A';
+	}
+	agent_report(fd, name, res, now_ms() - t0);
+}
+
 static void
 agent_send(int fd, const char *name, const char *ip, unsigned port,
     const uint8_t *buf, size_t len)
 {
 	struct sockaddr_in sin;
-	struct pollfd pfd;
-	uint8_t rb[2048];
-	uint64_t t0 = now_ms();
-	char res = 'T', line[160];
-	int s, r;
+	int s;
 
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons((uint16_t)port);
 	inet_pton(AF_INET, ip, &sin.sin_addr);
 	s = socket(AF_INET, SOCK_DGRAM, 0);
-	if (s == -1 || connect(s, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    send(s, buf, len, 0) == -1) {
-		res = 'E';
-	} else {
-		pfd.fd = s;
-		pfd.events = POLLIN;
-		r = poll(&pfd, 1, WAIT_MS);
-		if (r == 1)
-			res = recv(s, rb, sizeof(rb), 0) == -1 ? 'E' : 'A';
-	}
+	if (s == -1 || connect(s, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+		agent_report(fd, name, 'E', 0);
+	else
+		agent_send_on(fd, name, s, buf, len);
 	if (s != -1)
 		close(s);
-	snprintf(line, sizeof(line), "%s %c %llu\n", name, res,
-	    (unsigned long long)(now_ms() - t0));
-	if (write(fd, line, strlen(line)) == -1)
-		_exit(3);
 }
 
 static void
@@ -192,6 +282,29 @@ agent_main(int fd)
 	agent_send(fd, "quic_allowed", "198.18.77.2", 443, b, n);
 	n = quic_initial(b, sizeof(b), "evil.blocked.test");
 	agent_send(fd, "quic_blocked", "198.18.77.2", 443, b, n);
+	{
+		/* one socket, two datagrams, the SNI cut in two */
+		uint8_t d1[1500], d2[1500];
+		size_t n1, n2;
+		struct sockaddr_in sin;
+		int s;
+
+		quic_split("split.allowed.test", 1200, 60, d1, &n1, d2, &n2);
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons(443);
+		inet_pton(AF_INET, "198.18.77.2", &sin.sin_addr);
+		s = socket(AF_INET, SOCK_DGRAM, 0);
+		if (s != -1 && connect(s, (struct sockaddr *)&sin,
+		    sizeof(sin)) == 0 && send(s, d1, n1, 0) != -1) {
+			usleep(100000);	/* the worker holds d1 meanwhile */
+			agent_send_on(fd, "quic_split", s, d2, n2);
+		} else {
+			agent_report(fd, "quic_split", 'E', 0);
+		}
+		close(s);
+	}
+	memset(b, 'u', 40);	/* not QUIC: plain UDP */
 	agent_send(fd, "udp_other", "198.18.77.2", 9999, b, 40);
 	agent_send(fd, "udp_allowed", "198.18.77.9", 9999, b, 40);
 	_exit(0);
@@ -201,7 +314,28 @@ struct outcome {
 	char	name[32];
 	char	res;
 	unsigned ms;
+	unsigned long rx;	/* packets that left through the veth so far */
 };
+
+/* RX packets of plfwq1 from /proc/net/dev (per network namespace). */
+static unsigned long
+veth_rx(void)
+{
+	FILE *f = fopen("/proc/net/dev", "r");
+	char line[512];
+	unsigned long bytes, n = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *c = strstr(line, "plfwq1:");
+
+		if (c != NULL && sscanf(c + 7, "%lu %lu", &bytes, &n) == 2)
+			break;
+	}
+	fclose(f);
+	return n;
+}
 
 int
 main(void)
@@ -216,7 +350,7 @@ main(void)
 	struct pollfd pfd[3];
 	size_t nout = 0, blen = 0, i;
 	uint64_t t_end;
-	int pipefd[2], res_fd = -1, status, has_reject_rule = 0, one = 1;
+	int pipefd[2], ackpipe[2], res_fd = -1, status, has_reject_rule = 0, one = 1;
 	pid_t pid;
 	FILE *mf;
 	char *render = NULL;
@@ -233,6 +367,8 @@ main(void)
 	/* A veth with static neighbours: non-local destinations that vanish. */
 	if (system("ip link set lo up && "
 	    "ip link add plfwq0 type veth peer name plfwq1 && "
+	    "sysctl -qw net.ipv6.conf.plfwq0.disable_ipv6=1 && "
+	    "sysctl -qw net.ipv6.conf.plfwq1.disable_ipv6=1 && "
 	    "ip link set plfwq0 up && ip link set plfwq1 up && "
 	    "ip addr add 198.18.77.1/24 dev plfwq0 && "
 	    "ip neigh add 198.18.77.2 lladdr 02:00:00:00:77:02 dev plfwq0 && "
@@ -277,14 +413,17 @@ main(void)
 	    "resolver on 127.0.0.1:53"))
 		return tap_done();
 
-	if (pipe(pipefd) == -1 || (pid = fork()) == -1)
+	if (pipe(pipefd) == -1 || pipe(ackpipe) == -1 || (pid = fork()) == -1)
 		return tap_done();
 	if (pid == 0) {
 		close(pipefd[0]);
+		close(ackpipe[1]);
+		ack_fd = ackpipe[0];
 		nfq_worker_free(NULL);
 		agent_main(pipefd[1]);
 	}
 	close(pipefd[1]);
+	close(ackpipe[0]);
 
 	pfd[0].fd = nfq_worker_fd(w);
 	pfd[1].fd = res_fd;
@@ -334,8 +473,12 @@ main(void)
 				    nout < 16) {
 					*nl = '\0';
 					if (sscanf(s, "%31s %c %u", out[nout].name,
-					    &out[nout].res, &out[nout].ms) == 3)
+					    &out[nout].res, &out[nout].ms) == 3) {
+						out[nout].rx = veth_rx();
 						nout++;
+					}
+					if (write(ackpipe[1], "k", 1) != 1)
+						diag("ack: %s", strerror(errno));
 					s = nl + 1;
 				}
 				blen = strlen(s);
@@ -343,23 +486,28 @@ main(void)
 			}
 		}
 	}
+	close(ackpipe[1]);
 	waitpid(pid, &status, 0);
 	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "agent ran as uid %d",
 	    AGENT_UID);
-	is_int(nout, 9, "agent reported every case");
+	is_int(nout, 10, "agent reported every case");
 	for (i = 0; i < nout; i++) {
 		const struct outcome *o = &out[i];
 
-		diag("%s: %c in %u ms", o->name, o->res, o->ms);
+		diag("%s: %c in %u ms rx %lu", o->name, o->res, o->ms, o->rx);
 		if (strcmp(o->name, "dns_allowed") == 0 ||
 		    strcmp(o->name, "dns_after") == 0) {
 			ok(o->res == 'A', "%s answered", o->name);
 		} else if (strcmp(o->name, "dns_malformed") == 0) {
 			ok(o->res == 'T', "%s silently dropped", o->name);
 		} else if (strcmp(o->name, "quic_allowed") == 0 ||
-		    strcmp(o->name, "udp_allowed") == 0) {
-			/* into the dummy link: no answer, but no error */
+		    strcmp(o->name, "udp_allowed") == 0 ||
+		    strcmp(o->name, "quic_split") == 0) {
+			/* into the veth: no answer, but no error */
 			ok(o->res == 'T', "%s passed (no refusal)", o->name);
+			is_int(o->rx - (i > 0 ? out[i - 1].rx : 0),
+			    strcmp(o->name, "quic_split") == 0 ? 2 : 1,
+			    "%s: its datagrams left the host", o->name);
 		} else if (has_reject_rule) {
 			ok(o->res == 'E' && o->ms < 1000, "%s refused fast",
 			    o->name);
@@ -382,6 +530,7 @@ main(void)
 	    st.rejected, st.enobufs, st.errors);
 	is_int(st.packets, st.accepted + st.dropped + st.rejected,
 	    "one verdict per queued packet");
+	is_int(st.held, 0, "no packet left held");
 	ok(st.accepted >= 4, "accepted: 2 DNS, QUIC, allowed UDP");
 	is_int(st.errors, 0, "no netlink errors");
 

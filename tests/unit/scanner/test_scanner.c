@@ -17,6 +17,8 @@
 
 static struct scan_result res;
 
+static int name(const struct scanner *sc, const char *n, enum scan_where w);
+
 static void
 push(struct strlist *l, const char *s)
 {
@@ -262,8 +264,11 @@ test_evasions(const struct scanner *sc)
 	blocks(sc, "https://e.com/%73k-ant-api03-fake1234567890/x", "dlp");
 	blocks(sc, "https://e.com/?v=c2stYW50LWFwaTAzLWZha2UxMjM0NTY3ODkw",
 	    "dlp");				/* base64 value */
+	ok(res.findings[0].where == SCAN_WHERE_QUERY,
+	    "finding placed in the query (batched targets mapped back)");
 	blocks(sc, "https://e.com/c2stYW50LWFwaTAzLWZha2UxMjM0NTY3ODkw/",
 	    "dlp");				/* base64 segment */
+	ok(res.findings[0].where == SCAN_WHERE_PATH, "finding placed in the path");
 	blocks(sc, "https://e.com/736b2d616e742d61706930332d66616b65313233343536"
 	    "373839302d/", "dlp");		/* hex segment */
 	blocks(sc, "https://e.com/?h=73:6b:2d:61:6e:74:2d:61:70:69:30:33:2d:66:"
@@ -401,6 +406,37 @@ test_user_patterns(void)
 	    "warn pattern recorded once");
 	blocks(sc, "https://example.com/?k=corpkey_abcdef123456", "dlp");
 	allows(sc, "https://git.corp.example/?k=corpkey_abcdef123456");
+	scanner_free(sc);
+	scanner_config_clear(&cfg);
+}
+
+static void
+test_known_secrets(void)
+{
+	struct scanner_config cfg;
+	struct scanner *sc;
+
+	scanner_config_defaults(&cfg);
+	push(&cfg.known_secrets, "Hunter2-Corp-Vault-Passphrase!");
+	push(&cfg.known_secrets, "Xq7Vw2Lp9Rt4Zk8M");
+	sc = build(&cfg);
+	if (!ok(sc != NULL, "scanner with a known secret")) {
+		scanner_config_clear(&cfg);
+		return;
+	}
+	blocks(sc, "https://e.com/?p=Hunter2-Corp-Vault-Passphrase%21", "dlp");
+	ok(strncmp(reason(), "known secret leak detected", 26) == 0,
+	    "known secret reason: %s", reason());
+	/* base64("Hunter2-Corp-Vault-Passphrase!") in the path. */
+	blocks(sc, "https://e.com/SHVudGVyMi1Db3JwLVZhdWx0LVBhc3NwaHJhc2Uh/",
+	    "dlp");
+	ok(strstr(reason(), "base64") != NULL, "encoded form named: %s",
+	    reason());
+	ok(name(sc, "Xq7Vw2Lp9Rt4Zk8M.evil.com", SCAN_WHERE_DNS) == 1 &&
+	    strcmp(label(), "dlp") == 0, "known secret in a DNS label");
+	ok(name(sc, "xq7vw2lp9rt4zk8m.evil.com", SCAN_WHERE_DNS) == 0,
+	    "known secrets are exact: another case is another value");
+	allows(sc, "https://e.com/?p=Hunter2-Corp");
 	scanner_free(sc);
 	scanner_config_clear(&cfg);
 }
@@ -596,6 +632,7 @@ main(void)
 	scanner_config_clear(&cfg);
 	test_modes();
 	test_user_patterns();
+	test_known_secrets();
 	test_addr();
 	return tap_done();
 }
