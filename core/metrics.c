@@ -207,6 +207,7 @@ metrics_add(struct metrics *r, const char *name, const char *help,
 {
 	struct metric *m = NULL;
 	size_t i, n;
+	int err = EINVAL;
 
 	if (r == NULL || !name_valid(name, 1) ||
 	    (n = atomic_load(&r->n)) >= METRICS_MAX_FAMILIES)
@@ -221,6 +222,7 @@ metrics_add(struct metrics *r, const char *name, const char *help,
 				goto fail;
 	} else if (nbuckets != 0)
 		goto fail;
+	err = ENOMEM;		/* every later failure but a bad label name */
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		goto fail;
 	m->type = type;
@@ -231,8 +233,10 @@ metrics_add(struct metrics *r, const char *name, const char *help,
 		/* "le" is the histogram's own label */
 		if (i == METRICS_MAX_LABELS || !name_valid(labels[i], 0) ||
 		    strncmp(labels[i], "__", 2) == 0 ||
-		    strcmp(labels[i], "le") == 0)
+		    strcmp(labels[i], "le") == 0) {
+			err = EINVAL;
 			goto fail;
+		}
 		if ((m->labels[i] = strdup(labels[i])) == NULL ||
 		    (m->other.lv[i] = strdup(METRICS_OTHER)) == NULL)
 			goto fail;
@@ -252,8 +256,7 @@ metrics_add(struct metrics *r, const char *name, const char *help,
 	return m;
 fail:
 	metric_free(m);
-	if (errno == 0)
-		errno = EINVAL;
+	errno = err;
 	return NULL;
 }
 

@@ -376,6 +376,76 @@ nfq_quic_seal_initial(const uint8_t *dcid, size_t dcid_len,
 	return (int)total;
 }
 
+static size_t
+put16(uint8_t *b, size_t n, size_t v)
+{
+	b[n] = (uint8_t)(v >> 8);
+	b[n + 1] = (uint8_t)v;
+	return n + 2;
+}
+
+size_t
+nfq_quic_make_hello(const char *sni, size_t pad, uint8_t *out,
+    size_t outmax)
+{
+	static const uint8_t fixed[] = {
+		0x03, 0x03,			/* legacy_version */
+		/* random: 32 bytes follow */
+	};
+	static const uint8_t tail[] = {
+		0x00,				/* session id */
+		0x00, 0x02, 0x13, 0x01,		/* TLS_AES_128_GCM_SHA256 */
+		0x01, 0x00,			/* compression: null */
+	};
+	static const uint8_t versions[] = {
+		0x00, 0x2b, 0x00, 0x03, 0x02, 0x03, 0x04,	/* TLS 1.3 */
+	};
+	size_t sl = strlen(sni), n = 4, ext;
+
+	ext = 9 + sl + sizeof(versions) + 4 + pad;
+	if (sl > TLS_SNI_MAX || 4 + sizeof(fixed) + 32 + sizeof(tail) + 2 +
+	    ext > outmax)
+		return 0;
+	memcpy(out + n, fixed, sizeof(fixed));
+	n += sizeof(fixed);
+	memset(out + n, 0x5a, 32);
+	n += 32;
+	memcpy(out + n, tail, sizeof(tail));
+	n += sizeof(tail);
+	n = put16(out, n, ext);
+	n = put16(out, n, TLS_EXT_SERVER_NAME);
+	n = put16(out, n, sl + 5);
+	n = put16(out, n, sl + 3);
+	out[n++] = 0;			/* host_name */
+	n = put16(out, n, sl);
+	memcpy(out + n, sni, sl);
+	n += sl;
+	memcpy(out + n, versions, sizeof(versions));
+	n += sizeof(versions);
+	n = put16(out, n, 21);		/* padding (RFC 7685) */
+	n = put16(out, n, pad);
+	memset(out + n, 0, pad);
+	n += pad;
+	out[0] = TLS_HS_CLIENT_HELLO;
+	out[1] = (uint8_t)((n - 4) >> 16);
+	put16(out, 2, n - 4);
+	return n;
+}
+
+size_t
+nfq_quic_crypto_frame(const uint8_t *data, size_t off, size_t len,
+    uint8_t *out, size_t outmax)
+{
+	/* 2-byte varints: offsets and lengths below 16384 (QUIC_CH_MAX). */
+	if (off > 0x3fff || len > 0x3fff || outmax < 5 + len)
+		return 0;
+	out[0] = QUIC_FRAME_CRYPTO;
+	put16(out, 1, 0x4000 | off);
+	put16(out, 3, 0x4000 | len);
+	memcpy(out + 5, data + off, len);
+	return 5 + len;
+}
+
 /* Store CRYPTO bytes by offset; overlaps must repeat the same bytes. */
 static int
 quic_crypto_add(struct quic_crypto *c, uint64_t off, const uint8_t *data,

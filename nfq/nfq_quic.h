@@ -98,6 +98,18 @@ int nfq_quic_seal_initial(const uint8_t *dcid, size_t dcid_len,
     const uint8_t *frames, size_t frames_len, size_t pad_to,
     uint8_t *out, size_t outmax);
 
+/*
+ * Also for tests and generators: a minimal TLS 1.3 ClientHello handshake
+ * message (no record header) with SNI sni and a padding extension of pad
+ * bytes (standing in for a post-quantum key share), and a CRYPTO frame
+ * carrying data[off..off+len).  Each returns the bytes written, or 0 if out
+ * (outmax bytes) is too small.
+ */
+size_t nfq_quic_make_hello(const char *sni, size_t pad, uint8_t *out,
+    size_t outmax);
+size_t nfq_quic_crypto_frame(const uint8_t *data, size_t off, size_t len,
+    uint8_t *out, size_t outmax);
+
 /* CRYPTO stream bytes 0..QUIC_CH_MAX-1 and which of them arrived. */
 struct quic_crypto {
 	uint8_t		data[QUIC_CH_MAX];

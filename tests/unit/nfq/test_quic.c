@@ -157,78 +157,6 @@ hexeq(const uint8_t *got, const char *hex)
 	return 1;
 }
 
-/* A ClientHello with SNI `sni` and a padding extension of pad bytes. */
-static size_t
-make_hello(uint8_t *b, const char *sni, size_t pad)
-{
-	size_t n = 0, ext_start, sl = strlen(sni), i, body;
-
-	b[n++] = 1;
-	n += 3;				/* length, filled below */
-	b[n++] = 3;
-	b[n++] = 3;
-	for (i = 0; i < 32; i++)
-		b[n++] = (uint8_t)i;	/* random */
-	b[n++] = 0;			/* session id */
-	b[n++] = 0;
-	b[n++] = 2;
-	b[n++] = 0x13;
-	b[n++] = 0x01;
-	b[n++] = 1;
-	b[n++] = 0;			/* compression: null */
-	ext_start = n;
-	n += 2;
-	/* server_name */
-	b[n++] = 0;
-	b[n++] = 0;
-	b[n++] = (uint8_t)((sl + 5) >> 8);
-	b[n++] = (uint8_t)(sl + 5);
-	b[n++] = (uint8_t)((sl + 3) >> 8);
-	b[n++] = (uint8_t)(sl + 3);
-	b[n++] = 0;
-	b[n++] = (uint8_t)(sl >> 8);
-	b[n++] = (uint8_t)sl;
-	memcpy(b + n, sni, sl);
-	n += sl;
-	/* supported_versions: TLS 1.3 */
-	b[n++] = 0x00;
-	b[n++] = 0x2b;
-	b[n++] = 0;
-	b[n++] = 3;
-	b[n++] = 2;
-	b[n++] = 3;
-	b[n++] = 4;
-	/* padding (21), standing in for a post-quantum key share */
-	b[n++] = 0;
-	b[n++] = 21;
-	b[n++] = (uint8_t)(pad >> 8);
-	b[n++] = (uint8_t)pad;
-	memset(b + n, 0, pad);
-	n += pad;
-	b[ext_start] = (uint8_t)((n - ext_start - 2) >> 8);
-	b[ext_start + 1] = (uint8_t)(n - ext_start - 2);
-	body = n - 4;
-	b[1] = (uint8_t)(body >> 16);
-	b[2] = (uint8_t)(body >> 8);
-	b[3] = (uint8_t)body;
-	return n;
-}
-
-/* A CRYPTO frame for data[off..off+len). */
-static size_t
-crypto_frame(uint8_t *f, const uint8_t *data, size_t off, size_t len)
-{
-	size_t n = 0;
-
-	f[n++] = 0x06;
-	f[n++] = (uint8_t)(0x40 | off >> 8);
-	f[n++] = (uint8_t)off;
-	f[n++] = (uint8_t)(0x40 | len >> 8);
-	f[n++] = (uint8_t)len;
-	memcpy(f + n, data + off, len);
-	return n + len;
-}
-
 static uint64_t now = 1000;
 
 static enum quic_result
@@ -320,12 +248,13 @@ main(void)
 	    "short header is not an Initial");
 
 	/* A ClientHello split over two Initial datagrams (SNI in the cut). */
-	hl = make_hello(hello, "split.example.com", 1500);
+	hl = nfq_quic_make_hello("split.example.com", 1500, hello,
+	    sizeof(hello));
 	half = 60;	/* inside the server_name extension */
-	fl = crypto_frame(fr, hello, 0, half);
+	fl = nfq_quic_crypto_frame(hello, 0, half, fr, sizeof(fr));
 	n1 = (size_t)nfq_quic_seal_initial(dcid2, 8, dcid2, 4, 0, fr, fl,
 	    1200, d1, sizeof(d1));
-	fl = crypto_frame(fr, hello, half, hl - half);
+	fl = nfq_quic_crypto_frame(hello, half, hl - half, fr, sizeof(fr));
 	n2 = (size_t)nfq_quic_seal_initial(dcid2, 8, dcid2, 4, 1, fr, fl,
 	    1200, d2, sizeof(d2));
 	ok(n1 == 1200 && n2 > 1200, "split: two datagrams sealed");
@@ -342,11 +271,12 @@ main(void)
 	is_str(th.sni, "split.example.com", "split reversed: SNI");
 
 	/* Same two halves as two Initials coalesced in one datagram. */
-	hl = make_hello(hello, "coalesced.example", 300);
-	fl = crypto_frame(fr, hello, 100, hl - 100);
+	hl = nfq_quic_make_hello("coalesced.example", 300, hello,
+	    sizeof(hello));
+	fl = nfq_quic_crypto_frame(hello, 100, hl - 100, fr, sizeof(fr));
 	n1 = (size_t)nfq_quic_seal_initial(dcid2, 8, NULL, 0, 3, fr, fl, 0,
 	    dg, sizeof(dg));
-	fl = crypto_frame(fr, hello, 0, 100);
+	fl = nfq_quic_crypto_frame(hello, 0, 100, fr, sizeof(fr));
 	n2 = (size_t)nfq_quic_seal_initial(dcid2, 8, NULL, 0, 4, fr, fl, 1200,
 	    dg + n1, sizeof(dg) - n1);
 	is_int(feed(t, dg, n1 + n2, &th, &err), QUIC_HELLO,
@@ -358,7 +288,7 @@ main(void)
 	/* Coalesced with a following Handshake packet: stepped over. */
 	n1 = (size_t)nfq_quic_seal_initial(dcid2, 8, NULL, 0, 5, hello, 0, 0,
 	    dg, sizeof(dg));
-	fl = crypto_frame(fr, hello, 0, hl);
+	fl = nfq_quic_crypto_frame(hello, 0, hl, fr, sizeof(fr));
 	n1 = (size_t)nfq_quic_seal_initial(dcid2, 8, NULL, 0, 5, fr, fl, 0,
 	    dg, sizeof(dg));
 	memcpy(dg + n1, "\xe0\x00\x00\x00\x01\x08\x01\x02\x03\x04\x05\x06\x07"
@@ -368,15 +298,14 @@ main(void)
 	    "coalesced Initial + Handshake packet");
 
 	/* The same byte offset with different data: refused. */
-	hl = make_hello(hello, "good.example", 50);
-	fl = crypto_frame(fr, hello, 0, hl);
-	fl = crypto_frame(fr, hello, 0, 15);
+	hl = nfq_quic_make_hello("good.example", 50, hello, sizeof(hello));
+	fl = nfq_quic_crypto_frame(hello, 0, 15, fr, sizeof(fr));
 	n1 = (size_t)nfq_quic_seal_initial(dcid2, 8, NULL, 0, 6, fr, fl, 1200,
 	    d1, sizeof(d1));
 	is_int(feed(t, d1, n1, &th, &err), QUIC_NEED_MORE,
 	    "conflict: first part");
 	memcpy(hello + 10, "XXXX", 4);
-	fl = crypto_frame(fr, hello, 0, hl);
+	fl = nfq_quic_crypto_frame(hello, 0, hl, fr, sizeof(fr));
 	n2 = (size_t)nfq_quic_seal_initial(dcid2, 8, NULL, 0, 7, fr, fl, 1200,
 	    d2, sizeof(d2));
 	is_int(feed(t, d2, n2, &th, &err), QUIC_MALFORMED,
@@ -406,15 +335,15 @@ main(void)
 
 	/* Not a ClientHello in the CRYPTO stream. */
 	hello[0] = 2;
-	fl = crypto_frame(fr, hello, 0, 40);
+	fl = nfq_quic_crypto_frame(hello, 0, 40, fr, sizeof(fr));
 	n1 = (size_t)nfq_quic_seal_initial(dcid2, 8, NULL, 0, 10, fr, fl, 1200,
 	    d1, sizeof(d1));
 	is_int(feed(t, d1, n1, &th, &err), QUIC_MALFORMED,
 	    "ServerHello in a client Initial refused");
 
 	/* Many half-finished handshakes stay bounded (LRU, no growth). */
-	hl = make_hello(hello, "many.example", 50);
-	fl = crypto_frame(fr, hello, 0, 10);
+	hl = nfq_quic_make_hello("many.example", 50, hello, sizeof(hello));
+	fl = nfq_quic_crypto_frame(hello, 0, 10, fr, sizeof(fr));
 	for (i = 0; i < 3 * QUIC_CONNS_MAX; i++) {
 		uint8_t id[8] = { 9, 9, 9, 9, 0, 0, (uint8_t)(i >> 8),
 			(uint8_t)i };

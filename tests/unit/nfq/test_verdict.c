@@ -126,44 +126,10 @@ quic_initial(const char *sni, uint8_t *out, size_t outmax)
 {
 	static const uint8_t dcid[8] = { 7, 7, 7, 7, 1, 2, 3, 4 };
 	uint8_t ch[512], fr[600];
-	size_t n = 0, sl = strlen(sni), body;
+	size_t n = nfq_quic_make_hello(sni, 0, ch, sizeof(ch));
 
-	ch[n++] = 1;
-	n += 3;
-	ch[n++] = 3;
-	ch[n++] = 3;
-	memset(ch + n, 0x11, 32);
-	n += 32;
-	ch[n++] = 0;
-	ch[n++] = 0;
-	ch[n++] = 2;
-	ch[n++] = 0x13;
-	ch[n++] = 0x01;
-	ch[n++] = 1;
-	ch[n++] = 0;
-	ch[n++] = 0;
-	ch[n++] = (uint8_t)(sl + 9);
-	ch[n++] = 0;
-	ch[n++] = 0;
-	ch[n++] = 0;
-	ch[n++] = (uint8_t)(sl + 5);
-	ch[n++] = 0;
-	ch[n++] = (uint8_t)(sl + 3);
-	ch[n++] = 0;
-	ch[n++] = 0;
-	ch[n++] = (uint8_t)sl;
-	memcpy(ch + n, sni, sl);
-	n += sl;
-	body = n - 4;
-	ch[1] = 0;
-	ch[2] = (uint8_t)(body >> 8);
-	ch[3] = (uint8_t)body;
-	fr[0] = 0x06;
-	fr[1] = 0;
-	fr[2] = (uint8_t)(0x40 | n >> 8);
-	fr[3] = (uint8_t)n;
-	memcpy(fr + 4, ch, n);
-	return (size_t)nfq_quic_seal_initial(dcid, 8, NULL, 0, 0, fr, n + 4,
+	n = nfq_quic_crypto_frame(ch, 0, n, fr, sizeof(fr));
+	return (size_t)nfq_quic_seal_initial(dcid, 8, NULL, 0, 0, fr, n,
 	    QUIC_INITIAL_MIN, out, outmax);
 }
 

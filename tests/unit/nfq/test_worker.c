@@ -90,50 +90,17 @@ static size_t
 quic_initial(uint8_t *out, size_t outmax, const char *sni)
 {
 	static const uint8_t dcid[8] = { 0xaa, 1, 2, 3, 4, 5, 6, 7 };
-	uint8_t fr[512];
-	size_t n = 0, sl = strlen(sni), chlen = 4 + 2 + 32 + 1 + 4 + 2 + 2 +
-	    9 + sl;
+	uint8_t ch[512], fr[600];
+	size_t n = nfq_quic_make_hello(sni, 0, ch, sizeof(ch));
 
-	fr[n++] = 0x06;
-	fr[n++] = 0;
-	fr[n++] = (uint8_t)(0x40 | chlen >> 8);
-	fr[n++] = (uint8_t)chlen;
-	fr[n++] = 1;
-	fr[n++] = 0;
-	fr[n++] = (uint8_t)((chlen - 4) >> 8);
-	fr[n++] = (uint8_t)(chlen - 4);
-	fr[n++] = 3;
-	fr[n++] = 3;
-	memset(fr + n, 0x5a, 32);
-	n += 32;
-	fr[n++] = 0;
-	fr[n++] = 0;
-	fr[n++] = 2;
-	fr[n++] = 0x13;
-	fr[n++] = 0x01;
-	fr[n++] = 1;
-	fr[n++] = 0;
-	fr[n++] = 0;
-	fr[n++] = (uint8_t)(9 + sl);
-	fr[n++] = 0;
-	fr[n++] = 0;
-	fr[n++] = 0;
-	fr[n++] = (uint8_t)(sl + 5);
-	fr[n++] = 0;
-	fr[n++] = (uint8_t)(sl + 3);
-	fr[n++] = 0;
-	fr[n++] = 0;
-	fr[n++] = (uint8_t)sl;
-	memcpy(fr + n, sni, sl);
-	n += sl;
+	n = nfq_quic_crypto_frame(ch, 0, n, fr, sizeof(fr));
 	return (size_t)nfq_quic_seal_initial(dcid, 8, NULL, 0, 0, fr, n,
 	    QUIC_INITIAL_MIN, out, outmax);
 }
 
 /*
- * A ClientHello for sni padded to pad bytes (a padding extension standing
- * in for a post-quantum key share), its CRYPTO data cut at cut and sealed
- * into two Initial datagrams, d1 (packet 0) and d2 (packet 1).
+ * A ClientHello for sni padded with pad bytes, its CRYPTO data cut at cut
+ * and sealed into two Initial datagrams, d1 (packet 0) and d2 (packet 1).
  */
 static void
 quic_split(const char *sni, size_t pad, size_t cut, uint8_t *d1, size_t *n1,
@@ -141,60 +108,14 @@ quic_split(const char *sni, size_t pad, size_t cut, uint8_t *d1, size_t *n1,
 {
 	static const uint8_t dcid[8] = { 0xbb, 1, 2, 3, 4, 5, 6, 7 };
 	uint8_t ch[2048], fr[2100];
-	size_t n = 0, sl = strlen(sni), ext = 9 + sl + 4 + pad, f;
+	size_t n = nfq_quic_make_hello(sni, pad, ch, sizeof(ch)), f;
 
-	ch[n++] = 1;
-	n += 3;
-	ch[n++] = 3;
-	ch[n++] = 3;
-	memset(ch + n, 0x5a, 32);
-	n += 32;
-	ch[n++] = 0;
-	ch[n++] = 0;
-	ch[n++] = 2;
-	ch[n++] = 0x13;
-	ch[n++] = 0x01;
-	ch[n++] = 1;
-	ch[n++] = 0;
-	ch[n++] = (uint8_t)(ext >> 8);
-	ch[n++] = (uint8_t)ext;
-	ch[n++] = 0;
-	ch[n++] = 0;
-	ch[n++] = 0;
-	ch[n++] = (uint8_t)(sl + 5);
-	ch[n++] = 0;
-	ch[n++] = (uint8_t)(sl + 3);
-	ch[n++] = 0;
-	ch[n++] = 0;
-	ch[n++] = (uint8_t)sl;
-	memcpy(ch + n, sni, sl);
-	n += sl;
-	ch[n++] = 0;
-	ch[n++] = 21;		/* padding extension */
-	ch[n++] = (uint8_t)(pad >> 8);
-	ch[n++] = (uint8_t)pad;
-	memset(ch + n, 0, pad);
-	n += pad;
-	ch[1] = 0;
-	ch[2] = (uint8_t)((n - 4) >> 8);
-	ch[3] = (uint8_t)(n - 4);
-	f = 0;
-	fr[f++] = 0x06;
-	fr[f++] = 0;
-	fr[f++] = (uint8_t)(0x40 | cut >> 8);
-	fr[f++] = (uint8_t)cut;
-	memcpy(fr + f, ch, cut);
-	*n1 = (size_t)nfq_quic_seal_initial(dcid, 8, NULL, 0, 0, fr, f + cut,
+	f = nfq_quic_crypto_frame(ch, 0, cut, fr, sizeof(fr));
+	*n1 = (size_t)nfq_quic_seal_initial(dcid, 8, NULL, 0, 0, fr, f,
 	    QUIC_INITIAL_MIN, d1, 1500);
-	f = 0;
-	fr[f++] = 0x06;
-	fr[f++] = (uint8_t)(0x40 | cut >> 8);
-	fr[f++] = (uint8_t)cut;
-	fr[f++] = (uint8_t)(0x40 | (n - cut) >> 8);
-	fr[f++] = (uint8_t)(n - cut);
-	memcpy(fr + f, ch + cut, n - cut);
-	*n2 = (size_t)nfq_quic_seal_initial(dcid, 8, NULL, 0, 1, fr,
-	    f + n - cut, QUIC_INITIAL_MIN, d2, 1500);
+	f = nfq_quic_crypto_frame(ch, cut, n - cut, fr, sizeof(fr));
+	*n2 = (size_t)nfq_quic_seal_initial(dcid, 8, NULL, 0, 1, fr, f,
+	    QUIC_INITIAL_MIN, d2, 1500);
 }
 
 /*

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <time.h>
 
 #include "tap.h"
@@ -465,6 +466,86 @@ test_prefilter_equivalence(const struct dlp *d0)
 	dlp_free(d);
 }
 
+struct worker {
+	const struct dlp	*d;
+	int			 bad;
+};
+
+static void *
+worker_run(void *arg)
+{
+	struct worker *w = arg;
+	struct scan_result r;
+	size_t i;
+	int round;
+
+	for (round = 0; round < 20; round++)
+		for (i = 0; i < sizeof(vecs) / sizeof(vecs[0]); i++) {
+			scan_result_reset(&r);
+			dlp_scan_text(w->d, vecs[i].pos, strlen(vecs[i].pos),
+			    SCAN_WHERE_BODY, NULL, 0, &r);
+			if (find_pattern(&r, vecs[i].name) == NULL)
+				w->bad++;
+		}
+	return NULL;
+}
+
+/* Two compiled sets alive at once (hot reload), four threads scanning. */
+static void
+test_threads(void)
+{
+	struct scanner_config cfg;
+	struct dlp *d1, *d2;
+	struct worker w[4];
+	pthread_t th[4];
+	char err[256];
+	int i, bad = 0;
+
+	cfg_init(&cfg);
+	d1 = dlp_new(&cfg, err, sizeof(err));
+	d2 = dlp_new(&cfg, err, sizeof(err));
+	for (i = 0; i < 4; i++) {
+		w[i].d = i % 2 ? d2 : d1;
+		w[i].bad = 0;
+		pthread_create(&th[i], NULL, worker_run, &w[i]);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		bad += w[i].bad;
+	}
+	is_int(bad, 0, "4 threads over 2 scanners: every positive found");
+	dlp_free(d1);
+	dlp_free(d2);
+}
+
+static void
+test_ci_prefix(void)
+{
+	struct scanner_config cfg;
+	struct scanner_pattern up[2];
+	struct dlp *d;
+	struct scan_result r;
+	char err[256];
+
+	memset(up, 0, sizeof(up));
+	up[0].name = "Already CI";
+	up[0].regex = "(?i)zq-[0-9]{4}";
+	up[0].severity = "high";
+	up[1].name = "Bare";
+	up[1].regex = "xw-[0-9]{4}";
+	up[1].severity = "high";
+	cfg_init(&cfg);
+	cfg.dlp_include_defaults = 0;
+	cfg.patterns = up;
+	cfg.npatterns = 2;
+	d = dlp_new(&cfg, err, sizeof(err));
+	scan_result_reset(&r);
+	dlp_scan(d, "ZQ-1234 XW-5678", 15, SCAN_WHERE_BODY, NULL, 0, &r);
+	ok(find_pattern(&r, "Already CI") && find_pattern(&r, "Bare"),
+	    "(?i) kept once or added: both case-insensitive");
+	dlp_free(d);
+}
+
 int
 main(void)
 {
@@ -483,5 +564,7 @@ main(void)
 	test_core_floor();
 	test_merge();
 	test_redos();
+	test_threads();
+	test_ci_prefix();
 	return tap_done();
 }
