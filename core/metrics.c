@@ -260,6 +260,20 @@ fail:
 	return NULL;
 }
 
+struct metric *
+metrics_find(struct metrics *r, const char *name)
+{
+	size_t i, n;
+
+	if (r == NULL || name == NULL)
+		return NULL;
+	n = atomic_load(&r->n);
+	for (i = 0; i < n; i++)
+		if (strcmp(r->fam[i]->name, name) == 0)
+			return r->fam[i];
+	return NULL;
+}
+
 /*
  * The series of lv, created on first use when create is set.  Never NULL
  * when create is set: overflow and allocation failure fall back to "other".

@@ -91,6 +91,9 @@ struct metric *metrics_add(struct metrics *r, const char *name,
     const char *help, enum metric_type type, const char *const *labels,
     const double *buckets, size_t nbuckets);
 
+/* The family named name in r, or NULL. */
+struct metric *metrics_find(struct metrics *r, const char *name);
+
 /*
  * The process registry (created on first call, thread safe, never freed)
  * and the handle of one of its families.

@@ -438,8 +438,12 @@ walk_flush(struct walk *w)
  * One DLP pass costs a fixed setup plus a per-byte cost, and a URL has a
  * dozen short targets (more with split-secret combinations), so targets
  * are normalised into one batch, one per line, and matched together.  A
- * newline is what "(?m)^" anchors on and what no built-in format's
- * character classes take, so each target still matches as it would alone.
+ * newline is what "(?m)^" anchors on and ends every token class of the
+ * built-in formats, so each target matches as it would alone; only the
+ * formats spelling a separator with \s ("secret_access_key = <40>") could
+ * join a target ending in the name to the next starting with the value,
+ * an extra finding that is itself a leak.  "$" (end of text only) is the
+ * one thing a user pattern loses: it matches at the batch's end.
  */
 static int
 walk_target(void *ctx, const char *s, size_t n, enum scan_where where)
