@@ -162,6 +162,7 @@ audit_event_init(struct audit_event *ev)
 	memset(ev, 0, sizeof(*ev));
 	ev->uid = ev->gid = ev->pid = AUDIT_UNSET;
 	ev->bytes_up = ev->bytes_down = ev->duration_ms = AUDIT_UNSET;
+	ev->status = AUDIT_UNSET;
 }
 
 /* The fields that make two events "identical", escaped, without braces. */
@@ -175,6 +176,7 @@ audit_key_fields(const struct audit_event *ev, struct jbuf *b)
 	jb_num(b, "uid", ev->uid);
 	jb_str(b, "host", ev->host);
 	jb_str(b, "dst", ev->dst);
+	jb_str(b, "url", ev->url);
 }
 
 size_t
@@ -198,6 +200,9 @@ audit_format(const struct audit_event *ev, int64_t ts_ms, char *buf,
 	jb_str(&b, "dst", ev->dst);
 	jb_str(&b, "host", ev->host);
 	jb_str(&b, "alpn", ev->alpn);
+	jb_str(&b, "method", ev->method);
+	jb_str(&b, "url", ev->url);
+	jb_num(&b, "status", ev->status);
 	if (ev->ech)
 		jb_raw(&b, ",\"ech\":true", 11);
 	jb_str(&b, "scanner", ev->scanner);

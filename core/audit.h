@@ -7,7 +7,7 @@
  * invalid UTF-8 replaced.  Callers pass the scanner's redacted form of a
  * match, never the match itself.
  *
- * Identical events (same event, verdict, reason, proto, uid, host, dst)
+ * Identical events (same event, verdict, reason, proto, uid, host, dst, url)
  * within AUDIT_WINDOW_MS are written once and then counted: audit_tick()
  * writes one "suppressed" line with the count when the window closes, so an
  * agent retrying in a loop cannot fill the disk.
@@ -38,6 +38,10 @@ struct audit_event {
 	const char	*scanner, *pattern, *redacted;
 	long long	 bytes_up, bytes_down, duration_ms;	/* AUDIT_UNSET */
 	const char	*message;	/* free text (reload, rules events) */
+	/* one HTTP request (event "http"); NULL / AUDIT_UNSET otherwise */
+	const char	*method;
+	const char	*url;		/* secrets redacted */
+	long long	 status;	/* the block response's status */
 };
 
 /* Set every numeric field to AUDIT_UNSET and every pointer to NULL. */

@@ -1440,6 +1440,7 @@ static const struct key_spec firewall_keys[] = {
 	K_ENUM("other_tcp", fw.other_tcp, words_other_tcp),
 	K_CUST("loopback_ports", loopback_ports_key),
 	K_LIST("allow_ip_cidrs", fw.allow_ip_cidrs, KT_CIDRS, F_STRICT_CIDR),
+	K_LIST("upgrade_allow_hosts", fw.upgrade_allow_hosts, KT_DOMAINS, 0),
 	K_INT("max_conns_per_agent", fw.max_conns_per_agent, 1, 1000000),
 	K_INT("max_conns_total", fw.max_conns_total, 1, 1000000),
 	K_INT("idle_timeout_seconds", fw.idle_timeout_s, 1, 86400 * 7),
@@ -2058,6 +2059,7 @@ config_free(struct config *cfg)
 	free(cfg->metrics_listen);
 	sl_clear(&cfg->fw.dns_servers);
 	sl_clear(&cfg->fw.allow_ip_cidrs);
+	sl_clear(&cfg->fw.upgrade_allow_hosts);
 	sl_clear(&cfg->warnings);
 	free(cfg->dlp_pattern_marks);
 	free(cfg);

@@ -71,6 +71,7 @@ struct firewall_config {
 	size_t		n_loopback_ports;
 	int		loopback_all;
 	struct strlist	allow_ip_cidrs;	/* TLS without SNI / raw IP allowed */
+	struct strlist	upgrade_allow_hosts; /* HTTP CONNECT/Upgrade allowed to */
 	unsigned	max_conns_per_agent;
 	unsigned	max_conns_total;
 	unsigned	idle_timeout_s;

@@ -87,6 +87,10 @@ ks_watch_locked(struct killswitch *ks)
 {
 	if (ks->sentinel == NULL || ks->wd != -1)
 		return 0;
+	if (ks->ifd == -1) {
+		errno = ENOSYS;
+		return -1;
+	}
 	ks->wd = inotify_add_watch(ks->ifd, ks->dir, KS_WATCH_MASK);
 	return ks->wd == -1 ? -1 : 0;
 }
@@ -123,10 +127,12 @@ killswitch_new(const struct config *cfg)
 	if ((ks = calloc(1, sizeof(*ks))) == NULL)
 		return NULL;
 	ks->wd = -1;
-	if ((ks->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
-		free(ks);
-		return NULL;
-	}
+	/*
+	 * Without inotify (instance limit reached) the sentinel still works,
+	 * at the cost of a stat() per killswitch_tick().
+	 */
+	if ((ks->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
+		log_warn("kill switch: inotify_init1 (sentinel polled)");
 	pthread_mutex_init(&ks->lock, NULL);
 	snprintf(ks->message, sizeof(ks->message), "%s", KS_DEFAULT_MESSAGE);
 	/* a directory missing now is watched later by killswitch_tick() */
@@ -260,6 +266,8 @@ killswitch_read(struct killswitch *ks)
 	size_t off;
 	int restat = 0;
 
+	if (ks->ifd == -1)
+		return;
 	pthread_mutex_lock(&ks->lock);
 	for (;;) {
 		n = read(ks->ifd, buf, sizeof(buf));

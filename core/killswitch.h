@@ -44,8 +44,9 @@ struct killswitch;
 
 /*
  * A kill switch configured from cfg->kill_switch (NULL cfg: all off,
- * default message), its sentinel watched.  NULL on ENOMEM or inotify
- * failure (errno).  A missing sentinel directory is not an error.
+ * default message), its sentinel watched.  NULL on ENOMEM.  A missing
+ * sentinel directory is not an error, nor is inotify being unavailable
+ * (then killswitch_fd() is -1 and killswitch_tick() stat()s the path).
  */
 struct killswitch *killswitch_new(const struct config *cfg);
 /* Close the inotify fd and free.  NULL ok. */
@@ -73,8 +74,8 @@ void killswitch_set_api(struct killswitch *ks, int on);
 void killswitch_signal_toggle(struct killswitch *ks);
 
 /*
- * The inotify fd to poll for LOOP_READ (-1: no sentinel configured; it may
- * change on reconfigure, compare after calling it), and its handler: drains
+ * The inotify fd to poll for LOOP_READ, the same for the object's life (-1
+ * only when inotify is unavailable), and its handler: drains
  * the events and re-stat()s the sentinel if its name was involved.
  */
 int killswitch_fd(const struct killswitch *ks);

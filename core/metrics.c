@@ -40,7 +40,7 @@ struct series {
 	char			*lv[METRICS_MAX_LABELS];
 	_Atomic uint64_t	count;		/* counter value */
 	_Atomic int64_t		gauge;
-	_Atomic uint64_t	sum_bits;	/* histogram sum, a double's bits */
+	_Atomic uint64_t	sum_bits;	/* sum, a double's bits */
 	/* histogram: per-bucket (not cumulative) counts; last one is +Inf */
 	_Atomic uint64_t	buckets[METRICS_MAX_BUCKETS + 1];
 };
@@ -242,7 +242,8 @@ metrics_add(struct metrics *r, const char *name, const char *help,
 			goto fail;
 	}
 	m->nlabels = (unsigned)i;
-	memcpy(m->bounds, buckets, nbuckets * sizeof(double));
+	if (nbuckets > 0)
+		memcpy(m->bounds, buckets, nbuckets * sizeof(double));
 	m->nbounds = nbuckets;
 	m->table = calloc(m->nlabels ? METRICS_TABLE_SLOTS : 1,
 	    sizeof(struct series));
@@ -298,7 +299,7 @@ series_find(struct metric *m, const char *const *lv, int create)
 again:
 		st = atomic_load_explicit(&s->state, memory_order_acquire);
 		if (st == SLOT_BUSY) {
-			/* another thread is copying labels: a few instructions */
+			/* another thread is copying labels: short */
 			sched_yield();
 			goto again;
 		}
@@ -578,8 +579,8 @@ render_series(struct mbuf *b, const struct metric *m, struct series *s)
 	case METRIC_COUNTER:
 		mb_str(b, m->name);
 		mb_labels(b, m, s, NULL);
-		mb_printf(b, " %llu\n", (unsigned long long)atomic_load_explicit(
-		    &s->count, memory_order_relaxed));
+		mb_printf(b, " %llu\n", (unsigned long long)
+		    atomic_load_explicit(&s->count, memory_order_relaxed));
 		break;
 	case METRIC_GAUGE:
 		mb_str(b, m->name);

@@ -30,7 +30,7 @@
 #define METRICS_MAX_BUCKETS	16	/* finite histogram bounds */
 #define METRICS_MAX_VALUE	128	/* bytes of one label value */
 #define METRICS_MAX_FAMILIES	64
-#define METRICS_RENDER_MAX	(8u << 20)	/* bound of metrics_render_alloc */
+#define METRICS_RENDER_MAX	(8u << 20)	/* metrics_render_alloc bound */
 
 enum metric_type {
 	METRIC_COUNTER = 0,

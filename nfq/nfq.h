@@ -31,11 +31,14 @@
  *    allowed QUIC flow skip the queue;
  *  - neither bit may be used for anything else (nor overlap firewall.mark
  *    or firewall.engine_mark);
- *  - optional, for a fast fail-closed with a dead engine: every NF_ACCEPT
- *    verdict also sets NFQ_MARK_ACCEPTED, so a ruleset may queue with
- *    `bypass` and reject, in a later base chain of the same hook, agent
- *    UDP that lacks NFQ_MARK_ACCEPTED (no listener -> bypass -> no bit ->
- *    ICMP error at once instead of a client timeout).
+ *  - for a fast fail-closed with a dead engine: every NF_ACCEPT verdict
+ *    also sets NFQ_MARK_ACCEPTED, so a ruleset may queue with `bypass`
+ *    (with no listener bound the kernel then *accepts* the packet for that
+ *    base chain: bypass does not fall through to the next rule) after
+ *    setting NFQ_MARK_QUEUED, and reject, in a later base chain of the same
+ *    hook, packets carrying NFQ_MARK_QUEUED but neither NFQ_MARK_ACCEPTED
+ *    nor NFQ_MARK_ALLOW (no listener -> bypass -> ICMP error at once instead
+ *    of a client timeout).  rules/ does exactly that for fail_mode closed.
  * The flow mark goes through the packet mark and the ruleset, not through
  * the verdict's NFQA_CT attribute, because kernels without
  * CONFIG_NETFILTER_NETLINK_GLUE_CT (this project's CI kernel) cannot set a
@@ -69,6 +72,11 @@ struct nfq_worker;
 
 /* Packet mark bit set on every packet the worker accepts. */
 #define NFQ_MARK_ACCEPTED	0x01000000u
+/* Packet mark bit the ruleset sets on every packet it queues. */
+#define NFQ_MARK_QUEUED		0x02000000u
+/* All of the above: firewall.mark and engine_mark must not overlap them. */
+#define NFQ_MARK_ALL		(NFQ_MARK_REJECT | NFQ_MARK_ALLOW | \
+				 NFQ_MARK_ACCEPTED | NFQ_MARK_QUEUED)
 
 /* Bytes of each packet copied to userspace: whole DNS/QUIC datagrams. */
 #define NFQ_COPY_RANGE		0xffff

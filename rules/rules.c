@@ -70,8 +70,7 @@ probe_kernel(struct rules_params *p)
 			    strerror(-r));
 		return -1;
 	}
-	if (!(p->flags & (RULES_F_NFQUEUE | RULES_F_NFQ_NATIVE |
-	    RULES_F_NFQ_XT))) {
+	if (p->flags & RULES_F_NO_NFQUEUE) {
 		p->nfq = RULES_NFQ_NONE;
 		return 0;
 	}
@@ -468,9 +467,11 @@ rules_apply(const struct config *cfg, int flags)
 		    err);
 	if (!(flags & RULES_F_QUIET)) {
 		log_info("firewall: installed table inet %s (%zu rules, "
-		    "NFQUEUE: %s, IPv6: %s)", RULES_TABLE_NAME, rs->nrules,
+		    "NFQUEUE: %s%s, IPv6: %s)", RULES_TABLE_NAME, rs->nrules,
 		    p.nfq == RULES_NFQ_XT ? "xt target" :
 		    p.nfq == RULES_NFQ_NATIVE ? "native" : "off, UDP rejected",
+		    p.nfq == RULES_NFQ_NONE ? "" : p.fail_open ?
+		    ", fail-open" : ", fail-closed",
 		    p.ipv6 ? "captured" : "rejected");
 		warn_privileged_agents(cfg);
 		warn_capable_agents(cfg);
@@ -530,6 +531,21 @@ rules_installed(void)
 	char rec[RULES_RECORD_MAX + 64];
 
 	return rules_nft_record(rec, sizeof(rec));
+}
+
+int
+rules_queue_range(unsigned *first, unsigned *total)
+{
+	struct rules_params p;
+	int r;
+
+	if ((r = read_record(&p)) != 1)
+		return r;
+	if (p.nfq == RULES_NFQ_NONE)
+		return 0;
+	*first = p.queue_num;
+	*total = p.queue_total > 0 ? p.queue_total : 1;
+	return 1;
 }
 
 int

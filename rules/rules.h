@@ -22,17 +22,31 @@ struct config;
 
 #define RULES_TABLE_NAME	"pipelock"
 
-/* rules_apply() flags */
+/*
+ * rules_apply() flags.  Agent UDP goes to NFQUEUE by default (the engine's
+ * queue workers judge DNS and QUIC); RULES_F_NO_NFQUEUE rejects it all
+ * instead.  Bits 16..23 carry the number of queues (RULES_F_QUEUES(n):
+ * queues queue_num .. queue_num + n - 1, balanced by flow hash; 0 means 1),
+ * so the record of an apply, and the watcher's re-apply, keep it.
+ */
 enum rules_flags {
 	RULES_F_NONE = 0,
-	RULES_F_NFQUEUE = 1 << 0,	/* agent UDP -> NFQUEUE (else reject) */
+	RULES_F_NFQUEUE = 1 << 0,	/* agent UDP -> NFQUEUE (the default) */
 	RULES_F_NFQ_NATIVE = 1 << 1,	/* force native `queue` (default: probe) */
 	RULES_F_NFQ_XT = 1 << 2,	/* force xt NFQUEUE via nft_compat */
 	RULES_F_NO_DESTROY = 1 << 3,	/* keep agents' existing connections */
 	RULES_F_QUIET = 1 << 4,		/* no informational messages */
 	RULES_F_CLOSE_CONNTRACK = 1 << 5,/* close via conntrack even when
 					   SOCK_DESTROY works (tests) */
+	RULES_F_NO_NFQUEUE = 1 << 6,	/* agent UDP rejected, never queued */
 };
+
+#define RULES_F_QUEUES_SHIFT	16
+#define RULES_F_QUEUES_MAX	255
+#define RULES_F_QUEUES(n)	((int)((unsigned)(n) & RULES_F_QUEUES_MAX) << \
+				 RULES_F_QUEUES_SHIFT)
+#define RULES_QUEUES_OF(flags)	((unsigned)(flags) >> RULES_F_QUEUES_SHIFT & \
+				 RULES_F_QUEUES_MAX)
 
 /*
  * Install (or atomically replace) the ruleset and policy routes for cfg in
@@ -53,6 +67,14 @@ int rules_remove(void);
 
 /* 1 if our table exists in this namespace, 0 if not, -1 on error. */
 int rules_installed(void);
+
+/*
+ * The NFQUEUE range the installed table queues agent UDP to (from its
+ * record): 1 with *first and *total set, 0 when no table is installed or
+ * it queues nothing, -1 on error.  The engine binds these queues when it
+ * did not apply the firewall itself.
+ */
+int rules_queue_range(unsigned *first, unsigned *total);
 
 /*
  * Print, without touching the kernel, an `nft -f` script of the exact

@@ -43,7 +43,7 @@ apply_usage(FILE *f)
 	fprintf(f, "Usage: %s firewall apply [--config FILE] [--agent-user "
 	    "USER]... [--agent-group GROUP]...\n"
 	    "                            [--dry-run] [--no-close] "
-	    "[--nfqueue[=native|xt]]\n\n"
+	    "[--nfqueue=native|xt|off] [--queues N]\n\n"
 	    "Install (or atomically replace) table inet %s and its policy "
 	    "routes.\n"
 	    "  --config FILE      pipelock.yaml (default: built-in defaults)\n"
@@ -54,9 +54,13 @@ apply_usage(FILE *f)
 	    "  --dry-run          print the ruleset and routes; change "
 	    "nothing\n"
 	    "  --no-close         keep agents' existing connections open\n"
-	    "  --nfqueue[=FORM]   internal: send agent UDP to NFQUEUE "
-	    "(probe, or force native|xt);\n"
-	    "                     off by default: agent UDP is rejected\n"
+	    "  --nfqueue=FORM     agent UDP goes to NFQUEUE in the form the "
+	    "kernel has (native\n"
+	    "                     nft queue, else xt NFQUEUE); force native|"
+	    "xt, or off: reject it\n"
+	    "  --queues N         queues firewall.queue_num.. +N-1, one per "
+	    "engine worker\n"
+	    "                     (`run --workers N`; default 1)\n"
 	    "  --close-via=auto|conntrack  internal: how existing agent "
 	    "connections are closed\n",
 	    progname, RULES_TABLE_NAME);
@@ -131,7 +135,7 @@ fail:
 enum opt_set {
 	OPT_CONFIG = 1 << 0,	/* --config, --agent-user, --agent-group */
 	OPT_APPLY = 1 << 1,	/* --dry-run, --no-close, --close-via */
-	OPT_NFQ = 1 << 2,	/* --nfqueue[=native|xt] */
+	OPT_NFQ = 1 << 2,	/* --nfqueue[=native|xt|off], --queues */
 };
 
 /*
@@ -149,9 +153,12 @@ opts_parse(int argc, char **argv, unsigned set, struct apply_opts *o)
 		{ "no-close", no_argument, NULL, 'k' },
 		{ "close-via", required_argument, NULL, 'x' },
 		{ "nfqueue", optional_argument, NULL, 'q' },
+		{ "queues", required_argument, NULL, 'Q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	char *end;
+	long n;
 	int ch;
 
 	memset(o, 0, sizeof(*o));
@@ -162,7 +169,7 @@ opts_parse(int argc, char **argv, unsigned set, struct apply_opts *o)
 			return 1;
 		if ((strchr("cug", ch) != NULL && !(set & OPT_CONFIG)) ||
 		    (strchr("nkx", ch) != NULL && !(set & OPT_APPLY)) ||
-		    (ch == 'q' && !(set & OPT_NFQ)))
+		    ((ch == 'q' || ch == 'Q') && !(set & OPT_NFQ)))
 			return -1;
 		switch (ch) {
 		case 'c':
@@ -196,8 +203,17 @@ opts_parse(int argc, char **argv, unsigned set, struct apply_opts *o)
 				o->flags |= RULES_F_NFQ_NATIVE;
 			else if (optarg != NULL && strcmp(optarg, "xt") == 0)
 				o->flags |= RULES_F_NFQ_XT;
+			else if (optarg != NULL && strcmp(optarg, "off") == 0)
+				o->flags |= RULES_F_NO_NFQUEUE;
 			else if (optarg != NULL)
 				return -1;
+			break;
+		case 'Q':
+			n = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || n < 1 ||
+			    n > RULES_F_QUEUES_MAX)
+				return -1;
+			o->flags |= RULES_F_QUEUES(n);
 			break;
 		default:
 			return -1;
@@ -361,6 +377,15 @@ status_main(int argc, char **argv)
 	    "`queue` with a\n              warning that the table is managed by "
 	    "iptables-nft: cosmetic)" : p.nfq == RULES_NFQ_NATIVE ?
 	    "native nft queue" : "off (agent UDP is rejected)");
+	if (p.nfq != RULES_NFQ_NONE) {
+		printf("  %-12s%u", "queues", p.queue_num);
+		if (p.queue_total > 1)
+			printf("-%u (balanced by flow hash)", p.queue_num +
+			    p.queue_total - 1);
+		printf(", %s\n", p.fail_open ? "fail-open (no engine: agent "
+		    "UDP passes unjudged)" : "fail-closed (no engine: agent "
+		    "UDP rejected at once)");
+	}
 	printf("  %-12s%s on tproxy port %u%s\n", "engine",
 	    tcp_listening(p.tproxy_port) ? "listening" : "NOT listening",
 	    p.tproxy_port, tcp_listening(p.tproxy_port) ? "" :
@@ -504,7 +529,7 @@ generate_usage(FILE *f)
 {
 	fprintf(f, "Usage: %s generate nftables [--config FILE] "
 	    "[--agent-user USER]... [--agent-group GROUP]...\n"
-	    "                                [--nfqueue[=native|xt]]\n\n"
+	    "                                [--nfqueue=native|xt|off] [--queues N]\n\n"
 	    "Print a self-contained nft script of table inet %s plus the ip "
 	    "rule/route\ncommands (as comments).  The xt NFQUEUE form that "
 	    "apply uses on kernels\nwithout nft_queue cannot be written in nft "

@@ -32,6 +32,7 @@
 #include <libnftnl/udata.h>
 
 #include "core/sockdiag.h"
+#include "nfq/nfq.h"
 #include "rules/rules.h"
 #include "rules/rules_nft.h"
 
@@ -475,14 +476,16 @@ e_mark_or(struct nftnl_rule *r, int ct, uint32_t mark)
 	return 0;
 }
 
+/* key & mark == mark, or with none: key & mark == 0 */
 static int
-e_mark_test(struct nftnl_rule *r, int ct, uint32_t mark)
+e_mark_test(struct nftnl_rule *r, int ct, uint32_t mark, int none)
 {
 	uint32_t zero = 0;
 
 	if (e_add(r, e_key(ct, ct ? NFT_CT_MARK : NFT_META_MARK, 0)) == -1 ||
 	    e_add(r, e_bitwise(&mark, &zero, sizeof(mark))) == -1 ||
-	    e_add(r, e_cmp(NFT_CMP_EQ, &mark, sizeof(mark))) == -1)
+	    e_add(r, e_cmp(NFT_CMP_EQ, none ? &zero : &mark,
+	    sizeof(mark))) == -1)
 		return -1;
 	return 0;
 }
@@ -527,7 +530,7 @@ match_exprs(struct nftnl_rule *r, const struct rules_set *rs,
 		    m->neg)) == -1 ? -1 : 0;
 	case RM_MARK:
 	case RM_CTMARK:
-		return e_mark_test(r, m->kind == RM_CTMARK, m->v);
+		return e_mark_test(r, m->kind == RM_CTMARK, m->v, m->neg);
 	case RM_CTDIR_ORIG:
 		u8 = CT_DIR_ORIGINAL;
 		return e_add(r, e_key(1, NFT_CT_DIRECTION, 0)) == -1 ||
@@ -593,6 +596,12 @@ verdict_exprs(struct nftnl_rule *r, const struct rules_set *rs,
 	case RV_REJECT_ICMPX:
 		return e_add(r, e_reject(NFT_REJECT_ICMPX_UNREACH,
 		    NFT_REJECT_ICMPX_ADMIN_PROHIBITED));
+	case RV_REJECT_PORT:
+		return e_add(r, e_reject(NFT_REJECT_ICMPX_UNREACH,
+		    NFT_REJECT_ICMPX_PORT_UNREACH));
+	case RV_CTMARK_ACCEPT:
+		return e_mark_or(r, 1, rr->mark) == -1 ||
+		    e_add(r, e_verdict(NF_ACCEPT, NULL)) == -1 ? -1 : 0;
 	case RV_CAPTURE:
 		if (e_mark_or(r, 1, p->mark) == -1)
 			return -1;
@@ -616,6 +625,14 @@ verdict_exprs(struct nftnl_rule *r, const struct rules_set *rs,
 		return e_mark_or(r, 0, p->mark) == -1 ||
 		    e_add(r, e_verdict(NF_ACCEPT, NULL)) == -1 ? -1 : 0;
 	case RV_QUEUE:
+		/*
+		 * Always `bypass`: with no listener the packet is accepted
+		 * for this chain, and for fail_mode closed the nfq-guard
+		 * chain rejects it (rules_set.c); queue_total > 1 balances
+		 * by flow hash (no CPU fanout flag).
+		 */
+		if (e_mark_or(r, 0, NFQ_MARK_QUEUED) == -1)
+			return -1;
 		if (p->nfq == RULES_NFQ_NATIVE) {
 			if ((e = nftnl_expr_alloc("queue")) == NULL)
 				return -1;
@@ -623,7 +640,7 @@ verdict_exprs(struct nftnl_rule *r, const struct rules_set *rs,
 			nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL,
 			    p->queue_total);
 			nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_FLAGS,
-			    p->nfq_bypass ? NFT_QUEUE_FLAG_BYPASS : 0);
+			    NFT_QUEUE_FLAG_BYPASS);
 			nftnl_rule_add_expr(r, e);
 			return 0;
 		}
@@ -636,7 +653,7 @@ verdict_exprs(struct nftnl_rule *r, const struct rules_set *rs,
 		}
 		info->queuenum = p->queue_num;
 		info->queues_total = p->queue_total;
-		info->flags = p->nfq_bypass ? NFQ_FLAG_BYPASS : 0;
+		info->flags = NFQ_FLAG_BYPASS;
 		nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, "NFQUEUE");
 		nftnl_expr_set_u32(e, NFTNL_EXPR_TG_REV, 3);
 		nftnl_expr_set(e, NFTNL_EXPR_TG_INFO, info, sizeof(*info));
@@ -697,7 +714,8 @@ add_rule(struct batch *bt, const struct rules_set *rs,
 	    rr->verdict == RV_QUEUE ? (rs->p.nfq == RULES_NFQ_XT ?
 	    " (xt NFQUEUE target, nft_compat + xt_NFQUEUE)" :
 	    " (nft queue, module nft_queue)") :
-	    rr->verdict == RV_REJECT_TCP || rr->verdict == RV_REJECT_ICMPX ?
+	    rr->verdict == RV_REJECT_TCP || rr->verdict == RV_REJECT_ICMPX ||
+	    rr->verdict == RV_REJECT_PORT ?
 	    " (reject, module nft_reject_inet)" : "");
 	ret = batch_put(bt, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, what,
 	    r);

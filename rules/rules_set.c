@@ -10,7 +10,29 @@
  *     exception), loopback only to loopback_ports, internal ranges refused
  *     unless allowlisted, then capture.
  *   capture: TCP -> ct mark | M, meta mark | M (policy routing sends it back
- *     in through lo); UDP -> NFQUEUE or refused; the rest refused.
+ *     in through lo); UDP -> NFQUEUE; the rest refused.
+ *   NFQUEUE (nfq/nfq.h has the verdict contract): agent UDP, DNS first
+ *     (before the loopback exception, so a local stub resolver's clients
+ *     are judged too), is queued with the mark NFQ_MARK_QUEUED.  A verdict
+ *     NF_REPEAT re-runs the output chain, whose first rules act on the
+ *     verdict's mark: NFQ_MARK_REJECT -> ICMP port unreachable (the agent's
+ *     resolver fails at once); NFQ_MARK_ALLOW -> saved in the ct mark and
+ *     accepted, and later packets of such a flow (ct mark) skip the queue.
+ *     These come before "agent-flow", whose ct mark M only TCP flows get:
+ *     UDP is never steered into the TPROXY route.
+ *   Fail fast with a dead engine: the queue rule always carries `bypass`.
+ *     With no queue listener the kernel then *accepts* the packet for the
+ *     output chain (bypass does not fall through to the next rule), so for
+ *     fail_mode closed a later base chain on the same hook ("nfq-guard")
+ *     rejects packets marked QUEUED that the engine did not accept
+ *     (neither NFQ_MARK_ACCEPTED nor NFQ_MARK_ALLOW): an ICMP error at once
+ *     instead of a timeout, never a leak.  fail_mode open has no guard:
+ *     bypass lets agent UDP through unjudged, and the worker binds with
+ *     NFQA_CFG_F_FAIL_OPEN (queue overflow accepts).  With the engine alive
+ *     and fail_mode closed, an overflowing queue drops.
+ *   firewall.dns: block rejects agent DNS (UDP and TCP) in the rules; allow
+ *     still queues UDP DNS (the worker then checks only the resolver and the
+ *     query's shape) and sends TCP DNS through TPROXY.
  *   refuse: TCP reset / icmpx admin-prohibited, so the sending call fails
  *     at once instead of timing out.
  *   prerouting: original-direction marked packets -> tproxy, and when no
@@ -33,6 +55,7 @@
 #include "core/config.h"
 #include "rules/rules.h"
 #include "rules/rules_set.h"
+#include "nfq/nfq.h"
 
 #define RESOLV_CONF	"/etc/resolv.conf"
 #define DNS_PORT	53
@@ -45,6 +68,8 @@ static const struct rules_chain rules_chains[] = {
 	{ "prerouting", "filter", NF_INET_PRE_ROUTING, -150 },
 	{ "input", "filter", NF_INET_LOCAL_IN, 0 },
 	{ "postrouting", "filter", NF_INET_POST_ROUTING, 0 },
+	/* after "output" on the same hook: sees what bypass accepted there */
+	{ "nfq-guard", "filter", NF_INET_LOCAL_OUT, -140 },
 };
 
 static void
@@ -71,20 +96,32 @@ rules_params_from_config(const struct config *cfg, int flags,
 	p->rule_priority = fw->rule_priority;
 	p->tproxy_port = fw->tproxy_port;
 	p->queue_num = fw->queue_num;
-	p->queue_total = 1;
+	p->queue_total = RULES_QUEUES_OF(flags) ? RULES_QUEUES_OF(flags) : 1;
 	p->ipv6 = fw->ipv6;
-	p->nfq_bypass = !fw->fail_closed;
+	p->fail_open = !fw->fail_closed;
 	p->flags = flags;
-	if (flags & RULES_F_NFQ_NATIVE)
-		p->nfq = RULES_NFQ_NATIVE;
-	else if (flags & (RULES_F_NFQ_XT | RULES_F_NFQUEUE))
-		p->nfq = RULES_NFQ_XT;
-	else
+	if (flags & RULES_F_NO_NFQUEUE)
 		p->nfq = RULES_NFQ_NONE;
+	else if (flags & RULES_F_NFQ_NATIVE)
+		p->nfq = RULES_NFQ_NATIVE;
+	else
+		p->nfq = RULES_NFQ_XT;
 
 	if (p->mark == 0 || p->engine_mark == 0) {
 		seterr(err, errlen, "firewall.mark and engine_mark must be "
 		    "non-zero bit masks");
+		return -1;
+	}
+	if ((p->mark | p->engine_mark) & NFQ_MARK_ALL) {
+		seterr(err, errlen, "firewall.mark 0x%" PRIx32 " or "
+		    "engine_mark 0x%" PRIx32 " shares bits with the NFQUEUE "
+		    "verdict marks 0x%08x", p->mark, p->engine_mark,
+		    NFQ_MARK_ALL);
+		return -1;
+	}
+	if ((unsigned)p->queue_num + p->queue_total > 65536) {
+		seterr(err, errlen, "firewall.queue_num %u + %u queues is "
+		    "beyond queue 65535", p->queue_num, p->queue_total);
 		return -1;
 	}
 	if (p->mark & p->engine_mark) {
@@ -423,6 +460,20 @@ rules_set_build(const struct config *cfg, const struct rules_params *p,
 	ADD("output", "engine");
 	match_v(r, RM_MARK, p->engine_mark);
 	r->verdict = RV_ACCEPT;
+	if (p->nfq != RULES_NFQ_NONE) {
+		/* verdicts re-run this chain (NF_REPEAT): act on their mark */
+		ADD("output", "nfq-reject");
+		match_v(r, RM_MARK, NFQ_MARK_REJECT);
+		r->verdict = RV_REJECT_PORT;
+		ADD("output", "nfq-allow");
+		match_v(r, RM_MARK, NFQ_MARK_ALLOW);
+		r->verdict = RV_CTMARK_ACCEPT;
+		r->mark = NFQ_MARK_ALLOW;
+		ADD("output", "nfq-flow");
+		match_l4(r, IPPROTO_UDP);
+		match_v(r, RM_CTMARK, NFQ_MARK_ALLOW);
+		r->verdict = RV_ACCEPT;
+	}
 	ADD("output", "agent-flow");
 	match_v(r, RM_CTMARK, p->mark);
 	r->verdict = RV_MARK_ACCEPT;
@@ -439,8 +490,13 @@ rules_set_build(const struct config *cfg, const struct rules_params *p,
 		match_v(r, RM_NFPROTO, NFPROTO_IPV6);
 		verdict_jump(r, "refuse");
 	}
-	for (fam = NFPROTO_IPV4; fam <= NFPROTO_IPV6; fam += NFPROTO_IPV6 -
-	    NFPROTO_IPV4) {
+	for (i = 0; fw->dns == FW_DNS_BLOCK && i < 2; i++) {
+		ADD("agent", "dns-block");
+		match_dport(r, i == 0 ? IPPROTO_TCP : IPPROTO_UDP, DNS_PORT);
+		verdict_jump(r, "refuse");
+	}
+	for (fam = NFPROTO_IPV4; fw->dns != FW_DNS_BLOCK && fam <= NFPROTO_IPV6;
+	    fam += NFPROTO_IPV6 - NFPROTO_IPV4) {
 		int proto;
 
 		if (fam == NFPROTO_IPV6 && !p->ipv6)
@@ -455,10 +511,12 @@ rules_set_build(const struct config *cfg, const struct rules_params *p,
 		}
 	}
 	/* DNS before the loopback exception: a local stub is inspected too */
-	ADD("agent", "dns-tcp");
-	match_dport(r, IPPROTO_TCP, DNS_PORT);
-	r->verdict = RV_CAPTURE;
-	if (p->nfq != RULES_NFQ_NONE) {
+	if (fw->dns != FW_DNS_BLOCK) {
+		ADD("agent", "dns-tcp");
+		match_dport(r, IPPROTO_TCP, DNS_PORT);
+		r->verdict = RV_CAPTURE;
+	}
+	if (p->nfq != RULES_NFQ_NONE && fw->dns != FW_DNS_BLOCK) {
 		ADD("agent", "dns-udp");
 		match_dport(r, IPPROTO_UDP, DNS_PORT);
 		r->verdict = RV_QUEUE;
@@ -533,6 +591,15 @@ rules_set_build(const struct config *cfg, const struct rules_params *p,
 	match_ifname(r, RM_OIFNAME, 1);
 	match_v(r, RM_MARK, p->mark);
 	r->verdict = RV_DROP;
+
+	/* fail-closed: what the queue's bypass accepted with no engine */
+	if (p->nfq != RULES_NFQ_NONE && !p->fail_open) {
+		ADD("nfq-guard", "engine-down-udp");
+		match_v(r, RM_MARK, NFQ_MARK_QUEUED);
+		match_add(r, RM_MARK)->v = NFQ_MARK_ACCEPTED | NFQ_MARK_ALLOW;
+		r->m[r->nm - 1].neg = 1;
+		r->verdict = RV_REJECT_PORT;
+	}
 	return rs;
 nomem:
 	seterr(err, errlen, "out of memory");
@@ -617,12 +684,9 @@ match_render(const struct rules_match *m, struct sbuf *b)
 		    m->set);
 		break;
 	case RM_MARK:
-		sb_printf(b, "meta mark & 0x%08" PRIx32 " == 0x%08" PRIx32,
-		    m->v, m->v);
-		break;
 	case RM_CTMARK:
-		sb_printf(b, "ct mark & 0x%08" PRIx32 " == 0x%08" PRIx32,
-		    m->v, m->v);
+		sb_printf(b, "%s mark & 0x%08" PRIx32 " == 0x%08" PRIx32,
+		    m->kind == RM_MARK ? "meta" : "ct", m->v, m->neg ? 0 : m->v);
 		break;
 	case RM_CTDIR_ORIG:
 		sb_printf(b, "ct direction original");
@@ -693,8 +757,16 @@ verdict_render(const struct rules_set *rs, const struct rules_rule *r,
 		    PRIx32 " accept", p->tproxy_port, p->mark);
 		break;
 	case RV_QUEUE:
-		sb_printf(b, "queue num %s%s", q, p->nfq_bypass ? " bypass" :
-		    "");
+		/* flow hash over a range: one QUIC handshake, one worker */
+		sb_printf(b, "meta mark set meta mark | 0x%08x queue num %s "
+		    "bypass", NFQ_MARK_QUEUED, q);
+		break;
+	case RV_REJECT_PORT:
+		sb_printf(b, "reject with icmpx port-unreachable");
+		break;
+	case RV_CTMARK_ACCEPT:
+		sb_printf(b, "ct mark set ct mark | 0x%08" PRIx32 " accept",
+		    r->mark);
 		break;
 	}
 }
@@ -866,26 +938,28 @@ rules_params_record(const struct rules_params *p, char *buf, size_t len)
 	/* nft text caps comments at 128 bytes: keep the keys short */
 	snprintf(buf, len, "pipelock-fw 1 mark=0x%" PRIx32 " emark=0x%" PRIx32
 	    " table=%" PRIu32 " prio=%" PRIu32 " port=%u q=%u/%u nfq=%s "
-	    "bypass=%d v6=%d flags=0x%x", p->mark, p->engine_mark,
+	    "open=%d v6=%d flags=0x%x", p->mark, p->engine_mark,
 	    p->route_table, p->rule_priority, p->tproxy_port, p->queue_num,
-	    p->queue_total, nfq_name(p->nfq), p->nfq_bypass, p->ipv6,
+	    p->queue_total, nfq_name(p->nfq), p->fail_open, p->ipv6,
 	    (unsigned)p->flags);
 }
 
 int
 rules_params_parse(const char *rec, struct rules_params *p)
 {
-	char nfq[16];
+	char nfq[16], key[8];
 	unsigned port, qn, qt, flags;
 	int n;
 
 	memset(p, 0, sizeof(*p));
 	n = sscanf(rec, "pipelock-fw 1 mark=0x%" SCNx32 " emark=0x%" SCNx32
 	    " table=%" SCNu32 " prio=%" SCNu32 " port=%u q=%u/%u nfq=%15s "
-	    "bypass=%d v6=%d flags=0x%x", &p->mark, &p->engine_mark, &p->route_table,
-	    &p->rule_priority, &port, &qn, &qt, nfq, &p->nfq_bypass, &p->ipv6,
-	    &flags);
-	if (n != 11 || port > 65535 || qn > 65535 || qt > 65535)
+	    "%7[a-z]=%d v6=%d flags=0x%x", &p->mark, &p->engine_mark,
+	    &p->route_table, &p->rule_priority, &port, &qn, &qt, nfq, key,
+	    &p->fail_open, &p->ipv6, &flags);
+	/* "bypass=": records of versions whose queue was bypass-iff-open */
+	if (n != 12 || (strcmp(key, "open") != 0 && strcmp(key, "bypass") !=
+	    0) || port > 65535 || qn > 65535 || qt > 65535)
 		return -1;
 	p->tproxy_port = (uint16_t)port;
 	p->queue_num = (uint16_t)qn;

@@ -36,7 +36,8 @@ struct rules_params {
 	uint16_t	queue_total;
 	int		ipv6;		/* IPv6 captured (else agent IPv6 rejected) */
 	enum rules_nfq	nfq;
-	int		nfq_bypass;	/* fail-open */
+	int		fail_open;	/* fail_mode open: no guard chain,
+					   FAIL_OPEN queue */
 	int		flags;		/* enum rules_flags of the apply */
 };
 
@@ -60,8 +61,8 @@ enum rules_match_kind {
 	RM_L4PROTO,		/* v: IPPROTO_* */
 	RM_DPORT,		/* v: port; proto: IPPROTO_* for the text */
 	RM_DPORT_SET,		/* set; proto */
-	RM_MARK,		/* meta mark & v == v */
-	RM_CTMARK,		/* ct mark & v == v */
+	RM_MARK,		/* meta mark & v == v (neg: == 0) */
+	RM_CTMARK,		/* ct mark & v == v (neg: == 0) */
 	RM_CTDIR_ORIG,		/* ct direction original */
 	RM_IIFNAME,		/* iifname [!=] "lo" */
 	RM_OIFNAME,		/* oifname [!=] "lo" */
@@ -91,7 +92,10 @@ enum rules_verdict {
 	RV_CAPTURE,		/* ct mark |= M, meta mark |= M, accept */
 	RV_MARK_ACCEPT,		/* meta mark |= M, accept */
 	RV_TPROXY,		/* tproxy to :port, meta mark |= M, accept */
-	RV_QUEUE,		/* NFQUEUE in the form params.nfq says */
+	RV_QUEUE,		/* meta mark |= NFQ_MARK_QUEUED, NFQUEUE in the
+				   form params.nfq says, always `bypass` */
+	RV_REJECT_PORT,		/* reject with icmpx port-unreachable */
+	RV_CTMARK_ACCEPT,	/* ct mark |= rule.mark, accept */
 };
 
 struct rules_rule {
@@ -100,6 +104,7 @@ struct rules_rule {
 	size_t		 nm;
 	enum rules_verdict verdict;
 	const char	*target;	/* RV_JUMP */
+	uint32_t	 mark;		/* RV_CTMARK_ACCEPT */
 	const char	*comment;	/* stable id, shown by status */
 };
 
@@ -123,7 +128,7 @@ struct rules_set {
 
 /*
  * Fill params from cfg and flags (no kernel access; nfq is the form the
- * flags force, xt when RULES_F_NFQUEUE alone).  0, or -1 with err set when
+ * flags force, xt when none is forced, none with RULES_F_NO_NFQUEUE).  0, or -1 with err set when
  * the config cannot be expressed (uid 0 as agent, bad CIDR).
  */
 int rules_params_from_config(const struct config *cfg, int flags,

@@ -1153,6 +1153,8 @@ dlp_printable(const char *s, size_t n)
 #define C_B32	0x8	/* A-Z a-z 2-7 = */
 #define C_UP	0x10
 #define C_LO	0x20
+#define C_START	0x40	/* may start a run: token byte or '\\' */
+#define C_HSEP	0x80	/* hex byte separator : - space , */
 
 static unsigned char dlp_class[256];
 static pthread_once_t dlp_class_once = PTHREAD_ONCE_INIT;
@@ -1180,6 +1182,10 @@ dlp_class_init(void)
 			k |= C_UP;
 		if (c >= 'a' && c <= 'z')
 			k |= C_LO;
+		if (((k & C_TOK) && c != '=') || c == '\\')
+			k |= C_START;
+		if (c == ':' || c == '-' || c == ' ' || c == ',')
+			k |= C_HSEP;
 		dlp_class[c] = k;
 	}
 }
@@ -1299,12 +1305,15 @@ dlp_runs(const struct dlp *d, const char *buf, size_t len,
 
 	pthread_once(&dlp_class_once, dlp_class_init);
 	while (i < len && rc >= 0) {
-		c = dlp_class[s[i]];
-		if ((!(c & C_TOK) && s[i] != '\\') || s[i] == '=') {
+		/* Most bytes of text start nothing: skip them in a tight loop. */
+		while (i < len && !(dlp_class[s[i]] & C_START))
 			i++;
-			continue;
-		}
-		if ((c & C_HEX) || s[i] == '\\') {
+		if (i >= len)
+			break;
+		c = dlp_class[s[i]];
+		/* Separated hex has a separator or an 'x' within 3 bytes. */
+		if (((c & C_HEX) || s[i] == '\\') && i + 2 < len &&
+		    ((s[i + 1] | 0x20) == 'x' || (dlp_class[s[i + 2]] & C_HSEP))) {
 			hx = dlp_hexsep_end(s, len, i);
 			if (hx > i) {
 				rc = dlp_layer(d, buf + i, hx - i,

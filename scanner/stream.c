@@ -42,7 +42,7 @@ scan_stream_new(const struct scanner *sc, enum scan_where where)
 {
 	struct scan_stream *st;
 
-	if ((st = calloc(1, sizeof(*st))) == NULL)
+	if (sc == NULL || (st = calloc(1, sizeof(*st))) == NULL)
 		return NULL;
 	if ((st->win = malloc(SCAN_STREAM_OVERLAP + STREAM_SLICE)) == NULL) {
 		free(st);
@@ -134,6 +134,14 @@ scan_stream_feed(struct scan_stream *st, const char *buf, size_t len,
 	if (st->blocked) {
 		*res = st->verdict;
 		return 1;
+	}
+	if (buf == NULL && len > 0) {
+		/* A caller bug must not let the body through unscanned. */
+		scan_result_add(res, "error", NULL, NULL, st->where, st->start,
+		    1.0, 0, NULL, 0, "stream scan error: no buffer");
+		st->blocked = 1;
+		st->verdict = *res;
+		return -1;
 	}
 	while (len > 0) {
 		n = len < STREAM_SLICE ? len : STREAM_SLICE;

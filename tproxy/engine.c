@@ -34,6 +34,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/policy.h"
+#include "nfq/nfq.h"
 #include "rules/rules.h"
 
 #ifndef IP_TRANSPARENT
@@ -188,6 +189,143 @@ worker_wake_cb(struct loop *l, int fd, int ready, void *ctx)
 	(void)!read(fd, &v, sizeof(v));
 }
 
+/* --- NFQUEUE workers (nfq/nfq.h) -------------------------------------------- */
+
+/*
+ * One NFQUEUE worker per queue of the range the ruleset balances agent UDP
+ * over (by flow hash), polled by engine worker thread (queue index %
+ * nworkers).  Kept in this file's table so struct worker stays as
+ * tproxy_conn.c knows it; each entry is only touched by its thread once the
+ * threads run.
+ */
+struct engine_nfq {
+	struct nfq_worker	*nw;		/* NULL: unbound, the sweep retries */
+	struct loop		*loop;		/* the owning worker thread's */
+	unsigned		 queue;
+	int			 warned;
+};
+static struct engine_nfq	*engine_nfqs;
+static unsigned			 engine_nnfq;
+
+static void worker_nfq_cb(struct loop *l, int fd, int ready, void *ctx);
+
+/* `run --workers N`, else one per CPU: also the number of queues applied. */
+static int
+engine_worker_count(const struct run_opts *o)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (o->workers > 0)
+		return o->workers;
+	return ncpu > 0 ? (ncpu > ENGINE_MAX_WORKERS ? ENGINE_MAX_WORKERS :
+	    (int)ncpu) : 1;
+}
+
+/*
+ * Bind q's queue and poll it.  A queue left unbound is fail-safe: the
+ * ruleset's bypass + guard rejects its packets (fail_mode closed).
+ */
+static void
+engine_nfq_open(struct engine_nfq *q, const struct config *cfg)
+{
+	char err[256];
+
+	if ((q->nw = nfq_worker_new(cfg, q->queue, err, sizeof(err))) == NULL) {
+		if (!q->warned)
+			log_warnx("nfq %u: %s; agent UDP sent to it is %s until it "
+			    "binds", q->queue, err, cfg->fw.fail_closed ?
+			    "rejected" : "not inspected");
+		q->warned = 1;
+		return;
+	}
+	if (loop_add(q->loop, nfq_worker_fd(q->nw), LOOP_READ, worker_nfq_cb,
+	    q) == -1) {
+		log_warn("nfq %u: epoll_ctl", q->queue);
+		nfq_worker_free(q->nw);
+		q->nw = NULL;
+		return;
+	}
+	q->warned = 0;
+}
+
+static void
+engine_nfq_close(struct engine_nfq *q)
+{
+	if (q->nw == NULL)
+		return;
+	loop_del(q->loop, nfq_worker_fd(q->nw));
+	nfq_worker_free(q->nw);
+	q->nw = NULL;
+}
+
+static void
+worker_nfq_cb(struct loop *l, int fd, int ready, void *ctx)
+{
+	struct engine_nfq *q = ctx;
+	struct policy *p = policy_current();
+
+	if (nfq_worker_handle(q->nw, p) == -1 && p != NULL) {
+		/* the socket failed: rebind now (the sweep retries) */
+		engine_nfq_close(q);
+		engine_nfq_open(q, p->cfg);
+	}
+	policy_unref(p);
+}
+
+/* Rebind this thread's unbound queues (every sweep). */
+static void
+worker_nfq_sweep(struct worker *w)
+{
+	struct policy *p;
+	unsigned i;
+
+	for (i = 0; i < engine_nnfq; i++) {
+		if (engine_nfqs[i].loop != w->loop || engine_nfqs[i].nw != NULL)
+			continue;
+		if ((p = policy_current()) == NULL)
+			return;
+		engine_nfq_open(&engine_nfqs[i], p->cfg);
+		policy_unref(p);
+	}
+}
+
+/*
+ * While privileged, before the threads start: bind the installed table's
+ * queue range (else firewall.queue_num alone).  -1 only when out of memory.
+ */
+static int
+engine_nfq_start(struct engine *e, const struct config *cfg)
+{
+	unsigned i, first, total;
+
+	if (rules_queue_range(&first, &total) != 1) {
+		first = cfg->fw.queue_num;
+		total = 1;
+	}
+	if ((engine_nfqs = calloc(total, sizeof(*engine_nfqs))) == NULL)
+		return -1;
+	engine_nnfq = total;
+	for (i = 0; i < total; i++) {
+		engine_nfqs[i].queue = first + i;
+		engine_nfqs[i].loop = e->workers[i % (unsigned)e->nworkers].loop;
+		engine_nfq_open(&engine_nfqs[i], cfg);
+	}
+	return 0;
+}
+
+/* After the threads stopped: unbind (queued packets are dropped). */
+static void
+engine_nfq_stop(void)
+{
+	unsigned i;
+
+	for (i = 0; i < engine_nnfq; i++)
+		engine_nfq_close(&engine_nfqs[i]);
+	free(engine_nfqs);
+	engine_nfqs = NULL;
+	engine_nnfq = 0;
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -202,6 +340,7 @@ worker_main(void *arg)
 		now = loop_now_ms();
 		if (now >= w->next_sweep) {
 			conn_sweep(w, now);
+			worker_nfq_sweep(w);
 			w->next_sweep = now + ENGINE_SWEEP_MS;
 		}
 		conn_reap(w);
@@ -384,7 +523,8 @@ engine_reload(struct control *ctl)
 		return;
 	}
 	if (ctl->o->apply) {
-		if (rules_apply(p->cfg, RULES_F_NO_DESTROY) == -1) {
+		if (rules_apply(p->cfg, RULES_F_NO_DESTROY |
+		    RULES_F_QUEUES(engine_worker_count(ctl->o))) == -1) {
 			log_warnx("reload: firewall apply failed; old policy kept");
 			audit_note("config_reload", "error", "firewall apply failed; "
 			    "old policy kept");
@@ -524,7 +664,6 @@ run_main(int argc, char **argv)
 	struct control ctl = { &o, NULL, NULL };
 	sigset_t mask;
 	uint64_t one = 1;
-	long ncpu;
 	int i, r, sfd = -1, ret = EXIT_BLOCKED, applied = 0;
 
 	if ((r = parse_args(argc, argv, &o)) != 0)
@@ -554,7 +693,9 @@ run_main(int argc, char **argv)
 
 	/* rules first: once the listeners accept, the engine is fully up */
 	if (o.apply) {
-		if (rules_apply(pol->cfg, RULES_F_NONE) == -1) {
+		/* one NFQUEUE per worker thread, balanced by flow hash */
+		if (rules_apply(pol->cfg,
+		    RULES_F_QUEUES(engine_worker_count(&o))) == -1) {
 			log_warnx("firewall apply failed");
 			goto out;
 		}
@@ -570,10 +711,7 @@ run_main(int argc, char **argv)
 	}
 	pthread_mutex_init(&e->uid_lock, NULL);
 	e->port = pol->cfg->fw.tproxy_port;
-	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	e->nworkers = o.workers > 0 ? o.workers :
-	    (ncpu > 0 ? (ncpu > ENGINE_MAX_WORKERS ? ENGINE_MAX_WORKERS : (int)ncpu)
-	    : 1);
+	e->nworkers = engine_worker_count(&o);
 	if ((e->workers = calloc((size_t)e->nworkers, sizeof(*e->workers))) == NULL)
 		goto out;
 	for (i = 0; i < e->nworkers; i++)
@@ -582,6 +720,10 @@ run_main(int argc, char **argv)
 	for (i = 0; i < e->nworkers; i++)
 		if (worker_init(e, &e->workers[i], i, pol->cfg->fw.ipv6) == -1)
 			goto out;
+	if (engine_nfq_start(e, pol->cfg) == -1) {
+		log_warnx("out of memory");
+		goto out;
+	}
 	if ((e->resolver = resolver_new(RESOLVE_THREADS)) == NULL) {
 		log_warnx("cannot start the resolver threads");
 		goto out;
@@ -620,6 +762,7 @@ out:
 	if (e != NULL) {
 		/* resolver threads first: they may still post to worker sinks */
 		resolver_free(e->resolver);
+		engine_nfq_stop();	/* before the loops go */
 		for (i = 0; e->workers != NULL && i < e->nworkers; i++)
 			worker_free(&e->workers[i]);
 		free(e->workers);

@@ -52,6 +52,7 @@
 #include "scanner/cidr.h"
 #include "scanner/scanner.h"
 #include "tproxy/tproxy_http.h"
+#include "tproxy/tproxy_inspect.h"
 #include "tproxy/tproxy_tls.h"
 
 /* first bytes we buffer: a request head, or a hello (TLS_HELLO_WIRE_MAX) */
@@ -61,6 +62,8 @@
 #define CLOSING_LINGER_MS	1000
 #define ACCEPT_BATCH		64	/* accepts per readiness event */
 #define CONN_EXE_MAX		256
+#define HTTP_BUF_INITIAL	16384
+#define HTTP_READS_PER_EVENT	16	/* fairness between connections */
 
 /* fatal access_denied (49) alert, TLS 1.2 record version */
 static const uint8_t tls_alert_access_denied[] = {
@@ -70,6 +73,7 @@ static const uint8_t tls_alert_access_denied[] = {
 enum conn_state {
 	CONN_ACCEPTED = 0,
 	CONN_SNIFF,
+	CONN_HTTP,		/* plain HTTP: judging the first request */
 	CONN_DECIDE,
 	CONN_CONNECTING,
 	CONN_RELAY,
@@ -92,6 +96,7 @@ struct relay_dir {
 	int		eof;		/* read side saw FIN */
 	int		shut;		/* FIN passed on */
 	int		in_blocked;	/* splice in hit EAGAIN with data queued */
+	int		hold_fin;	/* do not pass the FIN on (yet) */
 	unsigned long long bytes;
 };
 
@@ -113,6 +118,26 @@ struct conn {
 	uint8_t			*buf;		/* first bytes, relayed first */
 	struct http_request	*http;		/* HTTP head parse, while sniffing */
 	size_t			 blen, bcap, bsent;
+
+	/*
+	 * Plain HTTP (insp != NULL): buf[bsent..bjudged) passed the inspector
+	 * and waits for the upstream, buf[bjudged..blen) is not judged yet;
+	 * blen - bsent never exceeds hold (the inspector's hold limit).
+	 */
+	struct inspect		*insp;
+	size_t			 bjudged, hold;
+	int			 host_bad;	/* first Host unusable as a name */
+	int			 hwait;		/* Host lookup in flight */
+	uint64_t		 t_hwait;
+	struct resolve_req	*hres;		/* the last Host lookup's answer */
+	int			 htunnel;	/* allowed CONNECT/Upgrade: raw relay */
+	int			 hblock;	/* block answer after in-flight responses */
+	char			 resp[INSPECT_RESP_MAX]; /* interim/block answer */
+	size_t			 resp_len, resp_off;
+	/* the last forwarded request, written once its response went by */
+	struct inspect_audit	 hlast;
+	int			 hlast_set;
+	unsigned long long	 hlast_down;
 
 	char			 host[TLS_SNI_MAX + 1];
 	char			 alpn[TLS_ALPN_MAX + 1];
@@ -141,6 +166,12 @@ struct conn {
 static void conn_io(struct loop *l, int fd, int ready, void *ctx);
 static void conn_decide(struct conn *c);
 static void conn_finish_decision(struct conn *c);
+static void conn_http_start(struct conn *c);
+static void conn_http_audit_flush(struct conn *c);
+static void conn_http_relay(struct conn *c);
+static void conn_http_resolved(struct conn *c, struct resolve_req *req);
+static void conn_http_resolve_timeout(struct conn *c);
+static void conn_http_pre(struct conn *c);
 
 static const char *
 conn_proto_name(enum conn_proto p)
@@ -253,6 +284,7 @@ conn_close(struct conn *c, int rst)
 
 	if (c->dead)
 		return;
+	conn_http_audit_flush(c);
 	c->dead = 1;
 	c->rst |= rst;
 	if (c->relayed)
@@ -305,6 +337,9 @@ conn_free(struct conn *c)
 		c->rreq->owner = NULL;	/* the worker frees it when it comes back */
 	if (c->has_slot)
 		engine_slot_put(c->w->eng, c->uid_known ? c->uid : (uid_t)-1);
+	inspect_free(c->insp);
+	free(c->hres);
+	explicit_bzero(&c->hlast, sizeof(c->hlast));
 	policy_unref(c->pol);
 	free(c->http);
 	free(c->buf);
@@ -524,11 +559,17 @@ static const char *const http_methods[] = {
 	"CONNECT ", "TRACE ",
 };
 
-/* 1 HTTP request line start, 0 not HTTP, -1 need more. */
+/*
+ * 1 HTTP request line start, 0 not HTTP, -1 need more.  Besides the known
+ * methods, any "token SP ... HTTP/1.x" line counts: an unknown or invalid
+ * method must get the inspector's 400/501, not pass as other TCP.
+ */
 static int
 http_probe(const uint8_t *buf, size_t len)
 {
-	size_t i, n;
+	static const char ver[] = " HTTP/1.";
+	const uint8_t *lf;
+	size_t i, n, ll;
 	int maybe = 0;
 
 	for (i = 0; i < sizeof(http_methods) / sizeof(http_methods[0]); i++) {
@@ -538,7 +579,21 @@ http_probe(const uint8_t *buf, size_t len)
 		if (len < n && memcmp(buf, http_methods[i], len) == 0)
 			maybe = 1;
 	}
-	return maybe ? -1 : 0;
+	if (maybe)
+		return -1;
+	/* "word SP": visible ASCII up to the first space */
+	for (i = 0; i < len && i <= HTTP_MAX_METHOD && buf[i] > 0x20 &&
+	    buf[i] < 0x7f; i++)
+		;
+	if (i == 0 || i > HTTP_MAX_METHOD || (i < len && buf[i] != ' '))
+		return 0;
+	if ((lf = memchr(buf, '\n', len)) == NULL)
+		return len < HTTP_MAX_REQUEST_LINE ? -1 : 0;
+	ll = (size_t)(lf - buf);
+	if (ll > 0 && buf[ll - 1] == '\r')
+		ll--;
+	return ll >= sizeof(ver) && memcmp(buf + ll - sizeof(ver), ver,
+	    sizeof(ver) - 1) == 0 ? 1 : 0;
 }
 
 /*
@@ -601,9 +656,10 @@ conn_sniff_result(struct conn *c, int r, int eof, const char *scanner,
 }
 
 /*
- * HTTP: the request head through the HTTP module's parser (resumable, so
- * each call only looks at new bytes); the Host decides here, the full
- * inspection of the request is the HTTP module's business.
+ * HTTP: the first request head, parsed once here only for the connection's
+ * Host (the connection-level decision and its audit line); then the
+ * inspector judges every request, this one included, so a head the parser
+ * refuses still gets its 400/431 from the inspector.
  */
 static void
 conn_sniff_http(struct conn *c, int eof)
@@ -619,20 +675,16 @@ conn_sniff_http(struct conn *c, int eof)
 		http_request_init(c->http);
 	}
 	r = http_request_parse(c->http, buf, c->blen);
-	if (r == -1)
-		snprintf(c->reason, sizeof(c->reason), "bad request (%d): %s",
-		    c->http->status, c->http->reason ? c->http->reason : "");
-	if (!conn_sniff_result(c, r, eof, "http", "request head"))
+	if (r == 0 && !eof && c->blen < SNIFF_MAX)
 		return;
-	if (c->http->host.len > 0 &&
+	if (r > 0 && c->http->host.len > 0 &&
 	    host_from_authority(buf + c->http->host.off, c->http->host.len,
 	    c->host, sizeof(c->host)) == -1) {
 		c->host[0] = '\0';
-		c->scanner = "http";
-		conn_block(c, "malformed Host header");
-		return;
+		c->host_bad = 1;
 	}
-	conn_decide(c);
+	c->t_last = loop_now_ms();
+	conn_http_start(c);
 }
 
 /* Classify what has arrived; decide or wait. */
@@ -885,6 +937,10 @@ conn_resolved_all(struct worker *w)
 		next = req->next;
 		if ((c = req->owner) != NULL && !c->dead) {
 			c->rreq = NULL;
+			if (c->hwait) {
+				conn_http_resolved(c, req);	/* keeps req */
+				continue;
+			}
 			conn_check_resolved(c, req);
 		}
 		free(req);
@@ -1015,7 +1071,7 @@ relay_pump(struct conn *c, struct relay_dir *d, int first_bytes)
 		}
 	} while (progress);
 	if (d->eof && d->inpipe == 0 && !(first_bytes && c->bsent < c->blen) &&
-	    !d->shut) {
+	    !d->shut && !d->hold_fin) {
 		(void)shutdown(d->to, SHUT_WR);
 		d->shut = 1;
 	}
@@ -1028,6 +1084,10 @@ conn_relay(struct conn *c, int ready)
 	struct loop *l = c->w->loop;
 	int cmask = 0, umask = 0, pending;
 
+	if (c->insp != NULL && !c->htunnel) {
+		conn_http_relay(c);
+		return;
+	}
 	if (relay_pump(c, &c->up, 1) == -1 || relay_pump(c, &c->down, 0) == -1) {
 		conn_close(c, 1);
 		return;
@@ -1102,7 +1162,8 @@ conn_connected(struct conn *c)
 		return;
 	}
 	/* bytes read while sniffing count as client bytes already */
-	c->up.bytes = c->blen;
+	if (c->insp == NULL)
+		c->up.bytes = c->blen;
 	c->relayed = 1;
 	c->t_last = loop_now_ms();
 	conn_set_state(c, CONN_RELAY);
@@ -1128,6 +1189,529 @@ conn_closing_read(struct conn *c)
 	}
 }
 
+/* --- plain HTTP: every request through the inspector ---------------------- */
+
+/*
+ * The inspector's Host hook (strict mode): does host resolve to the
+ * original destination?  Answers from the connection's last lookup or the
+ * resolver's cache; otherwise a lookup is queued and -2 makes the inspector
+ * return INSPECT_WAIT, so the event loop never blocks on DNS.
+ */
+static int
+conn_host_matches(void *ctx, const char *host)
+{
+	struct conn *c = ctx;
+	struct resolve_req *req;
+	const struct sockaddr *dst = (const struct sockaddr *)&c->dst;
+
+	if (c->hres != NULL && strcmp(c->hres->name, host) == 0)
+		return c->hres->failed ? -1 : resolve_req_has(c->hres, dst);
+	if (c->rreq != NULL)
+		return -1;		/* one lookup at a time: cannot happen */
+	req = c->hres != NULL ? c->hres : calloc(1, sizeof(*req));
+	c->hres = NULL;
+	if (req == NULL)
+		return -1;
+	memset(req, 0, sizeof(*req));
+	snprintf(req->name, sizeof(req->name), "%s", host);
+	if (resolver_cached(c->w->eng->resolver, req)) {
+		c->hres = req;
+		return req->failed ? -1 : resolve_req_has(req, dst);
+	}
+	req->owner = c;
+	if (resolver_submit(c->w->eng->resolver, req, &c->w->sink) == -1) {
+		free(req);
+		return -1;		/* resolver busy: not verified, refused */
+	}
+	c->rreq = req;
+	c->hwait = 1;
+	c->t_hwait = loop_now_ms();
+	return -2;
+}
+
+/* One request's audit line ("http"); down: its response bytes or -1. */
+static void
+conn_http_audit_emit(struct conn *c, const struct inspect_audit *a,
+    long long down)
+{
+	struct audit_event ev;
+
+	audit_event_init(&ev);
+	ev.event = "http";
+	ev.verdict = inspect_verdict_name(a->verdict);
+	ev.reason = a->reason[0] ? a->reason : NULL;
+	ev.proto = "http";
+	if (c->uid_known)
+		ev.uid = c->uid;
+	ev.src = c->src_s;
+	ev.dst = c->dst_s;
+	ev.host = a->host[0] ? a->host : NULL;
+	ev.method = a->method[0] ? a->method : NULL;
+	ev.url = a->url[0] ? a->url : NULL;
+	ev.scanner = a->scanner;
+	ev.pattern = a->pattern[0] ? a->pattern : NULL;
+	ev.redacted = a->redacted[0] ? a->redacted : NULL;
+	if (a->verdict == INSPECT_DENY && a->status > 0)
+		ev.status = a->status;
+	ev.bytes_up = (long long)a->request_bytes;
+	ev.bytes_down = down;
+	if (!audit_admit(&ev))
+		return;
+	conn_proc_lookup(c);
+	ev.pid = c->pid;
+	ev.gid = c->gid;
+	ev.exe = c->exe[0] ? c->exe : NULL;
+	audit_emit(&ev);
+}
+
+/*
+ * Write the held line of the last forwarded request: its response size is
+ * what came down since it was forwarded (exact for clients that wait for a
+ * response before the next request; pipelined responses blur together).
+ */
+static void
+conn_http_audit_flush(struct conn *c)
+{
+	if (!c->hlast_set)
+		return;
+	c->hlast_set = 0;
+	conn_http_audit_emit(c, &c->hlast,
+	    (long long)(c->down.bytes - c->hlast_down));
+	explicit_bzero(&c->hlast, sizeof(c->hlast));
+}
+
+/* A request completed in the inspector: hold allowed lines, write others. */
+static void
+conn_http_audit(struct conn *c, const struct inspect_audit *a)
+{
+	conn_http_audit_flush(c);
+	if (a->verdict == INSPECT_DENY) {
+		conn_http_audit_emit(c, a, AUDIT_UNSET);
+		return;
+	}
+	c->hlast = *a;
+	c->hlast_set = 1;
+	c->hlast_down = c->down.bytes;
+}
+
+/* Queue a short answer (100 Continue, a block) for the client. */
+static void
+conn_http_queue(struct conn *c, const char *resp, size_t len)
+{
+	if (len > sizeof(c->resp))
+		len = sizeof(c->resp);
+	memcpy(c->resp, resp, len);
+	c->resp_len = len;
+	c->resp_off = 0;
+}
+
+/* Send the queued answer: 1 all sent, 0 try again later, -1 error. */
+static int
+conn_http_flush(struct conn *c)
+{
+	ssize_t n;
+
+	while (c->resp_off < c->resp_len) {
+		n = send(c->cfd, c->resp + c->resp_off, c->resp_len - c->resp_off,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			c->resp_off += (size_t)n;
+			continue;
+		}
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		return -1;
+	}
+	c->resp_len = c->resp_off = 0;
+	return 1;
+}
+
+/* The block answer is out: FIN to the client, linger for its FIN. */
+static void
+conn_http_closing(struct conn *c)
+{
+	(void)shutdown(c->cfd, SHUT_WR);
+	if (c->ufd != -1) {
+		loop_del(c->w->loop, c->ufd);
+		fd_close_rst(c->ufd, 0);
+		c->ufd = -1;
+	}
+	conn_set_state(c, CONN_CLOSING);
+	if (loop_set(c->w->loop, c->cfd, LOOP_READ) == -1)
+		conn_close(c, 1);
+}
+
+/*
+ * Read client bytes into buf, never holding more than c->hold.  Returns 1
+ * if bytes came (or EOF), 0 if none, -1 on a socket or memory error.
+ */
+static int
+conn_http_read(struct conn *c)
+{
+	uint8_t *nb;
+	size_t ncap;
+	ssize_t n;
+	int i, got = 0;
+
+	for (i = 0; i < HTTP_READS_PER_EVENT && !c->up.eof; i++) {
+		/* drop what went upstream once it is worth a move */
+		if (c->bsent > 0 && (c->blen == c->bcap ||
+		    c->bsent >= c->bcap / 2)) {
+			memmove(c->buf, c->buf + c->bsent, c->blen - c->bsent);
+			c->blen -= c->bsent;
+			c->bjudged -= c->bsent;
+			c->bsent = 0;
+		}
+		if (c->blen - c->bsent >= c->hold)
+			break;
+		if (c->blen == c->bcap) {
+			ncap = c->bcap < HTTP_BUF_INITIAL ? HTTP_BUF_INITIAL :
+			    c->bcap * 2;
+			if (ncap > c->hold)
+				ncap = c->hold;
+			if (ncap <= c->bcap)
+				break;
+			if ((nb = realloc(c->buf, ncap)) == NULL) {
+				log_warnx("out of memory for an HTTP request: "
+				    "connection aborted");
+				return -1;
+			}
+			c->buf = nb;
+			c->bcap = ncap;
+		}
+		n = recv(c->cfd, c->buf + c->blen, c->bcap - c->blen, 0);
+		if (n > 0) {
+			c->blen += (size_t)n;
+			c->up.bytes += (unsigned long long)n;
+			c->t_last = loop_now_ms();
+			got = 1;
+			continue;
+		}
+		if (n == 0) {
+			c->up.eof = 1;
+			return 1;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			break;
+		if (errno != EINTR)
+			return -1;
+	}
+	return got;
+}
+
+/* Whether the client side should be read now. */
+static int
+conn_http_want_read(const struct conn *c)
+{
+	return !c->up.eof && !c->hwait && !c->hblock && !c->htunnel &&
+	    c->resp_len == 0 && c->blen - c->bsent < c->hold;
+}
+
+/*
+ * A BLOCK from the inspector.  Nothing forwarded yet (no upstream): answer
+ * now.  Otherwise earlier requests' responses may still be coming: their
+ * approved bytes still go, then the upstream gets a FIN, its responses are
+ * relayed until it closes, and only then the answer follows (so it never
+ * lands inside a response).
+ */
+static void
+conn_http_block(struct conn *c, const struct inspect_action *act)
+{
+	const char *why = act->audit != NULL ? act->audit->reason :
+	    "request refused";
+	size_t n = strnlen(why, sizeof(c->reason) - 1);
+
+	memcpy(c->reason, why, n);	/* (the audit reason is longer) */
+	c->reason[n] = '\0';
+	c->verdict = "block";
+	conn_http_queue(c, act->resp, act->resp_len);
+	if (c->ufd == -1) {
+		if (conn_http_flush(c) != 1) {
+			conn_close(c, 1);	/* a fresh socket takes 1 KiB */
+			return;
+		}
+		conn_http_closing(c);
+		return;
+	}
+	c->hblock = 1;
+}
+
+/*
+ * Judge what is buffered until the inspector needs more or stops.  Returns
+ * 1 when the connection's first request passed before an upstream exists
+ * (the caller decides and connects), 0 otherwise; c may be closed.
+ */
+static int
+conn_http_judge(struct conn *c)
+{
+	struct inspect_action act;
+	int r;
+
+	while (!c->dead && !c->hwait && !c->hblock && !c->htunnel &&
+	    c->resp_len == 0) {
+		r = inspect_feed(c->insp, (const char *)c->buf + c->bjudged,
+		    c->blen - c->bjudged, &act);
+		if (r == -1) {
+			log_warnx("out of memory inspecting HTTP: connection "
+			    "aborted");
+			conn_close(c, 1);
+			return 0;
+		}
+		if (act.audit != NULL)
+			conn_http_audit(c, act.audit);
+		switch (act.kind) {
+		case INSPECT_NEED_MORE:
+			if (c->blen - c->bjudged >= c->hold) {
+				/* the inspector promised to refuse first */
+				conn_close(c, 1);
+			}
+			return 0;
+		case INSPECT_WAIT:
+			return 0;	/* conn_host_matches set hwait */
+		case INSPECT_CONTINUE:
+			/* only between responses, never inside one */
+			if (c->down.inpipe == 0)
+				conn_http_queue(c, act.resp, act.resp_len);
+			continue;
+		case INSPECT_BLOCK:
+			conn_http_block(c, &act);
+			return 0;
+		case INSPECT_TUNNEL:
+			/* an allowed CONNECT/Upgrade: the rest goes as it is */
+			c->bjudged = c->blen;
+			c->htunnel = 1;
+			break;
+		case INSPECT_FORWARD:
+			if (act.len == 0 || act.len > c->blen - c->bjudged) {
+				conn_close(c, 1);
+				return 0;
+			}
+			c->bjudged += act.len;
+			break;
+		}
+		if (c->ufd == -1)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * CONN_HTTP: read and judge until the first request passed (no upstream
+ * yet, so a 100 Continue can go at once).
+ */
+static void
+conn_http_pre(struct conn *c)
+{
+	int r;
+
+	if (conn_http_want_read(c) && conn_http_read(c) == -1) {
+		conn_close(c, 1);
+		return;
+	}
+	for (;;) {
+		if (conn_http_judge(c) == 1) {
+			if (c->host_bad) {
+				c->scanner = "http";
+				conn_block(c, "malformed Host header");
+				return;
+			}
+			conn_decide(c);
+			return;
+		}
+		if (c->dead || c->state != CONN_HTTP)
+			return;
+		if (c->resp_len == 0)
+			break;
+		if ((r = conn_http_flush(c)) == -1) {
+			conn_close(c, 1);
+			return;
+		}
+		if (r == 0)
+			break;
+	}
+	if (c->up.eof && !c->hwait && c->resp_len == 0) {
+		/* closed before a whole request passed: nothing to relay */
+		conn_close(c, 0);
+		return;
+	}
+	if (loop_set(c->w->loop, c->cfd, (conn_http_want_read(c) ? LOOP_READ :
+	    0) | (c->resp_len > 0 ? LOOP_WRITE : 0)) == -1)
+		conn_close(c, 1);
+}
+
+/* Send the approved bytes upstream.  -1 on a socket error. */
+static int
+conn_http_send(struct conn *c)
+{
+	ssize_t n;
+
+	while (c->bsent < c->bjudged) {
+		n = send(c->ufd, c->buf + c->bsent, c->bjudged - c->bsent,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			c->bsent += (size_t)n;
+			continue;
+		}
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		return -1;
+	}
+	if (c->bsent == c->blen && c->bsent > 0) {
+		c->blen = c->bjudged = c->bsent = 0;
+	}
+	/* client FIN, or a block: the upstream is told once its bytes went */
+	if ((c->up.eof || c->hblock) && !c->up.shut) {
+		(void)shutdown(c->ufd, SHUT_WR);
+		c->up.shut = 1;
+	}
+	return 0;
+}
+
+/*
+ * Whether our queued answer may go now: never inside a response; a block
+ * answer only after the upstream finished (FIN) and all of it was relayed.
+ */
+static int
+conn_http_resp_ready(const struct conn *c)
+{
+	return c->resp_len > 0 && c->down.inpipe == 0 &&
+	    (!c->hblock || (c->down.eof && c->up.shut));
+}
+
+/* RELAY of a plain-HTTP connection (until a tunnel takes over). */
+static void
+conn_http_relay(struct conn *c)
+{
+	struct loop *l = c->w->loop;
+	int cmask = 0, umask = 0, r;
+
+	if (conn_http_want_read(c) && conn_http_read(c) == -1) {
+		conn_close(c, 1);
+		return;
+	}
+	conn_http_judge(c);
+	if (c->dead)
+		return;
+	if (conn_http_send(c) == -1) {
+		conn_close(c, 1);
+		return;
+	}
+	if (c->htunnel && c->bsent == c->bjudged) {
+		/* from here on both directions are spliced */
+		c->bjudged = 0;
+		conn_relay(c, 0);
+		return;
+	}
+	if (c->hblock && c->hup_c) {
+		conn_close(c, 0);	/* nobody left to tell */
+		return;
+	}
+	/* an answer of ours goes only between responses */
+	c->down.hold_fin = c->hblock;
+	if (conn_http_resp_ready(c)) {
+		if (c->down.shut) {
+			conn_close(c, 0);	/* the client has our FIN already */
+			return;
+		}
+		if ((r = conn_http_flush(c)) == -1) {
+			conn_close(c, 1);
+			return;
+		}
+		if (r == 1 && c->hblock) {
+			conn_http_audit_flush(c);
+			conn_http_closing(c);
+			return;
+		}
+		if (r == 1)
+			conn_http_judge(c);	/* the body may be waiting */
+		if (c->dead)
+			return;
+		if (conn_http_send(c) == -1) {
+			conn_close(c, 1);
+			return;
+		}
+	}
+	if ((c->resp_len == 0 || c->hblock) &&
+	    relay_pump(c, &c->down, 0) == -1) {
+		conn_close(c, 1);
+		return;
+	}
+	if (c->up.shut && c->down.shut) {
+		conn_close(c, 0);
+		return;
+	}
+	if (conn_http_want_read(c))
+		cmask |= LOOP_READ;
+	if (c->down.inpipe > 0 || conn_http_resp_ready(c))
+		cmask |= LOOP_WRITE;
+	if ((c->resp_len == 0 || c->hblock) && !c->down.eof &&
+	    !c->down.in_blocked &&
+	    c->down.inpipe < c->down.cap)
+		umask |= LOOP_READ;
+	if (c->bsent < c->bjudged)
+		umask |= LOOP_WRITE;
+	if ((!c->hup_c && loop_set(l, c->cfd, cmask) == -1) ||
+	    (!c->hup_u && loop_set(l, c->ufd, umask) == -1))
+		conn_close(c, 1);
+}
+
+/* A Host lookup came back: judge the held head again. */
+static void
+conn_http_resolved(struct conn *c, struct resolve_req *req)
+{
+	free(c->hres);
+	c->hres = req;
+	c->hwait = 0;
+	if (c->state == CONN_HTTP)
+		conn_http_pre(c);
+	else if (c->state == CONN_RELAY)
+		conn_relay(c, 0);
+}
+
+/* The lookup outlived connect_timeout_seconds: an unverified Host. */
+static void
+conn_http_resolve_timeout(struct conn *c)
+{
+	struct resolve_req *req;
+
+	if (c->rreq == NULL || (req = calloc(1, sizeof(*req))) == NULL) {
+		conn_close(c, 1);
+		return;
+	}
+	snprintf(req->name, sizeof(req->name), "%s", c->rreq->name);
+	req->failed = 1;
+	c->rreq->owner = NULL;	/* its answer, if it comes, is for nobody */
+	c->rreq = NULL;
+	conn_http_resolved(c, req);
+}
+
+/*
+ * A plain-HTTP connection: an inspector judges every request before any of
+ * it goes upstream; the upstream is dialled once the first request passed.
+ */
+static void
+conn_http_start(struct conn *c)
+{
+	struct inspect_config ic;
+
+	inspect_config_from_policy(&ic, c->pol);
+	ic.host_matches = conn_host_matches;
+	ic.host_ctx = c;
+	c->insp = inspect_new(&ic, (const struct sockaddr *)&c->dst,
+	    sockaddr_len(&c->dst), NULL);
+	if (c->insp == NULL) {
+		log_warnx("out of memory for an HTTP inspector: refused");
+		conn_close(c, 1);
+		return;
+	}
+	c->hold = inspect_hold_limit(c->insp);
+	c->bsent = c->bjudged = 0;
+	free(c->http);
+	c->http = NULL;
+	conn_set_state(c, CONN_HTTP);
+	conn_http_pre(c);
+}
+
 static void
 conn_io(struct loop *l, int fd, int ready, void *ctx)
 {
@@ -1138,6 +1722,12 @@ conn_io(struct loop *l, int fd, int ready, void *ctx)
 	switch (c->state) {
 	case CONN_SNIFF:
 		conn_sniff_read(c);
+		break;
+	case CONN_HTTP:
+		if (ready & LOOP_ERROR)
+			conn_close(c, 1);	/* reset before a request passed */
+		else
+			conn_http_pre(c);
 		break;
 	case CONN_CONNECTING:
 		if (fd == c->ufd)
@@ -1210,8 +1800,11 @@ conn_sweep(struct worker *w, uint64_t now)
 				conn_close(c, 1);
 			}
 			break;
+		case CONN_HTTP:
 		case CONN_RELAY:
-			if (idle_ms > 0 && now - c->t_last >= idle_ms) {
+			if (c->hwait && now - c->t_hwait >= connect_ms) {
+				conn_http_resolve_timeout(c);
+			} else if (idle_ms > 0 && now - c->t_last >= idle_ms) {
 				snprintf(c->reason, sizeof(c->reason), "idle timeout");
 				conn_close(c, 0);
 			} else if (total_ms > 0 && now - c->t_start >= total_ms) {

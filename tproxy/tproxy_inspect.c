@@ -83,6 +83,8 @@ inspect_config_from_policy(struct inspect_config *ic, const struct policy *p)
 	ic->header_mode_all = cfg->request_body.header_mode_all;
 	ic->sensitive_headers = &cfg->request_body.sensitive_headers;
 	ic->ignore_headers = &cfg->request_body.ignore_headers;
+	if (cfg->fw.upgrade_allow_hosts.n > 0)
+		ic->tunnel_allow = &cfg->fw.upgrade_allow_hosts;
 }
 
 struct inspect *
@@ -214,7 +216,8 @@ build_response(struct inspect *in, int status, const char *reason)
 		}
 		b += (size_t)snprintf(body + b, sizeof(body) - b, "\"}\n");
 	} else {
-		n = snprintf(body, sizeof(body), "blocked: %s\n", reason);
+		n = snprintf(body, sizeof(body), "blocked by pipelock-fw: %s\n",
+		    reason);
 		b = n < 0 ? 0 : (size_t)n < sizeof(body) ? (size_t)n :
 		    sizeof(body) - 1;
 	}
@@ -488,6 +491,11 @@ check_host(struct inspect *in, const char *name, struct inspect_action *act)
 		    in->cfg.host_matches(in->cfg.host_ctx, name) : -1;
 		if (r == 1)
 			return 0;
+		if (r == -2) {
+			/* Asked: the head is judged again once the answer is in. */
+			act->kind = INSPECT_WAIT;
+			return 1;
+		}
 		if (r == 0)
 			snprintf(reason, sizeof(reason), "Host header %.100s does "
 			    "not resolve to the destination %s", name, dst);
@@ -819,8 +827,11 @@ inspect_feed(struct inspect *in, const char *buf, size_t len,
 			return act->kind = INSPECT_NEED_MORE;
 		in->pos = (size_t)r;
 		in->raw_bytes = (uint64_t)r;
-		if (check_head(in, buf, act))
+		if (check_head(in, buf, act)) {
+			if (act->kind == INSPECT_WAIT)
+				request_reset(in);	/* parse again later */
 			return act->kind;
+		}
 		if (in->audit.verdict != INSPECT_WARN)
 			in->audit.verdict = INSPECT_ALLOW;
 		http_body_init(&in->body, &in->req);

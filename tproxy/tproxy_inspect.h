@@ -88,9 +88,12 @@ struct inspect_config {
 	/*
 	 * Host lookup hook: does host (a lowercase name, no port, no
 	 * trailing dot) resolve to the connection's original destination?
-	 * 1 yes, 0 no, -1 unknown (resolver error).  Only called in strict
-	 * mode; the engine owns resolution and its cache.  NULL: strict mode
-	 * refuses every Host that is a name.
+	 * 1 yes, 0 no, -1 unknown (resolver error), -2 not known yet: the
+	 * engine started an asynchronous lookup; inspect_feed() then returns
+	 * INSPECT_WAIT and judges the same head again on the next call (the
+	 * engine calls once the answer is in, and must then answer 1/0/-1).
+	 * Only called in strict mode; the engine owns resolution and its
+	 * cache.  NULL: strict mode refuses every Host that is a name.
 	 */
 	int			(*host_matches)(void *ctx, const char *host);
 	void			*host_ctx;
@@ -102,6 +105,7 @@ enum inspect_kind {
 	INSPECT_CONTINUE,
 	INSPECT_BLOCK,
 	INSPECT_TUNNEL,
+	INSPECT_WAIT,		/* host_matches said -2: feed again later */
 };
 
 enum inspect_verdict {
@@ -138,6 +142,7 @@ struct inspect_action {
 };
 
 /* Fill ic from a policy (borrowed pointers: keep the policy referenced). */
+/* (tunnel_allow comes from firewall.upgrade_allow_hosts.) */
 void inspect_config_from_policy(struct inspect_config *ic,
     const struct policy *p);
 

@@ -14,14 +14,20 @@
 
 #define THREAD_ITERS	200000
 
-static struct metric *conc_c, *conc_l, *conc_h;
+static struct metric *conc_c, *conc_l, *conc_h, *conc_new;
 
 static void *
 conc_worker(void *arg)
 {
 	const char *who = arg;
+	char name[32];
 	int i;
 
+	/* both threads create the same new label sets at once */
+	for (i = 0; i < 400; i++) {
+		snprintf(name, sizeof(name), "agent-%d", i);
+		metric_add(conc_new, METRIC_LV(name), 1);
+	}
 	for (i = 0; i < THREAD_ITERS; i++) {
 		metric_inc(conc_c);
 		metric_add(conc_l, METRIC_LV(i % 2 ? "a" : "b"), 1);
@@ -219,6 +225,8 @@ test_concurrent(void)
 	conc_l = metrics_add(r, "t_l_total", "x", METRIC_COUNTER,
 	    METRIC_LV("k", NULL), NULL, 0);
 	conc_h = metrics_add(r, "t_h", "x", METRIC_HISTOGRAM, NULL, b, 2);
+	conc_new = metrics_add(r, "t_new_total", "x", METRIC_COUNTER,
+	    METRIC_LV("agent", NULL), NULL, 0);
 	pthread_create(&t1, NULL, conc_worker, "1");
 	pthread_create(&t2, NULL, conc_worker, "2");
 	/* scrape while they run: every render must stay consistent */
@@ -242,6 +250,21 @@ test_concurrent(void)
 	    metric_value(conc_l, METRIC_LV("b")), 2 * THREAD_ITERS,
 	    "2 threads: labelled counters exact");
 	is_int(metric_nseries(conc_l), 2, "2 threads: no duplicate series");
+	is_int(metric_nseries(conc_new), METRICS_MAX_SERIES,
+	    "2 threads creating 400 label sets: bound exact");
+	{
+		int64_t sum = 0;
+		char name[32];
+		int i;
+
+		/* named series plus what overflowed into "other" */
+		for (i = 0; i < 400; i++) {
+			snprintf(name, sizeof(name), "agent-%d", i);
+			sum += metric_value(conc_new, METRIC_LV(name));
+		}
+		is_int(sum + (int64_t)metric_overflows(conc_new), 800,
+		    "2 threads: every increment counted once");
+	}
 	t = render_checked(r, "concurrent");
 	if (t != NULL) {
 		is_int(promcheck_value(t, "t_h_count "), 2 * THREAD_ITERS,

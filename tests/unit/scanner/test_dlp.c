@@ -518,31 +518,65 @@ test_threads(void)
 	dlp_free(d2);
 }
 
-static void
-test_ci_prefix(void)
+/* A set of two high-severity user patterns, built-ins on or off. */
+static struct dlp *
+two_patterns(const char *n1, const char *re1, const char *n2,
+    const char *re2, int defaults)
 {
 	struct scanner_config cfg;
 	struct scanner_pattern up[2];
-	struct dlp *d;
-	struct scan_result r;
 	char err[256];
+	struct dlp *d;
 
 	memset(up, 0, sizeof(up));
-	up[0].name = "Already CI";
-	up[0].regex = "(?i)zq-[0-9]{4}";
+	up[0].name = (char *)n1;
+	up[0].regex = (char *)re1;
 	up[0].severity = "high";
-	up[1].name = "Bare";
-	up[1].regex = "xw-[0-9]{4}";
+	up[1].name = (char *)n2;
+	up[1].regex = (char *)re2;
 	up[1].severity = "high";
 	cfg_init(&cfg);
-	cfg.dlp_include_defaults = 0;
+	cfg.dlp_include_defaults = defaults;
 	cfg.patterns = up;
 	cfg.npatterns = 2;
-	d = dlp_new(&cfg, err, sizeof(err));
+	if ((d = dlp_new(&cfg, err, sizeof(err))) == NULL)
+		diag("dlp_new: %s", err);
+	return d;
+}
+
+static void
+test_ci_prefix(void)
+{
+	struct dlp *d;
+	struct scan_result r;
+
+	d = two_patterns("Already CI", "(?i)zq-[0-9]{4}", "Bare",
+	    "xw-[0-9]{4}", 0);
 	scan_result_reset(&r);
 	dlp_scan(d, "ZQ-1234 XW-5678", 15, SCAN_WHERE_BODY, NULL, 0, &r);
 	ok(find_pattern(&r, "Already CI") && find_pattern(&r, "Bare"),
 	    "(?i) kept once or added: both case-insensitive");
+	dlp_free(d);
+}
+
+/* PCRE2-only syntax Vectorscan refuses even as a prefilter still works. */
+static void
+test_unsupported(void)
+{
+	struct dlp *d;
+	struct scan_result r;
+
+	d = two_patterns("Recursive", "q(?R)?z", "Backref", "(ab[0-9])-\\1",
+	    1);
+	if (!ok(d != NULL, "recursion and backreference compile"))
+		return;
+	scan_result_reset(&r);
+	dlp_scan(d, "xx qqzz ab7-ab7 yy", 18, SCAN_WHERE_BODY, NULL, 0, &r);
+	ok(find_pattern(&r, "Recursive") != NULL, "recursive pattern matches");
+	ok(find_pattern(&r, "Backref") != NULL, "backreference matches");
+	scan_result_reset(&r);
+	dlp_scan(d, "ab7-ab8", 7, SCAN_WHERE_BODY, NULL, 0, &r);
+	ok(find_pattern(&r, "Backref") == NULL, "backreference mismatch");
 	dlp_free(d);
 }
 
@@ -566,5 +600,6 @@ main(void)
 	test_redos();
 	test_threads();
 	test_ci_prefix();
+	test_unsupported();
 	return tap_done();
 }

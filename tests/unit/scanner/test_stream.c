@@ -132,6 +132,14 @@ test_blocked_sticky(const struct scanner *sc)
 	ok(scan_stream_finish(st, &r) == 1, "finish after block returns 1");
 	scan_stream_free(st);
 	scan_stream_free(NULL);
+	ok(scan_stream_new(NULL, SCAN_WHERE_BODY) == NULL, "no scanner, no stream");
+	st = scan_stream_new(sc, SCAN_WHERE_BODY);
+	ok(scan_stream_feed(st, NULL, 0, &r) == 0, "empty feed allowed");
+	ok(scan_stream_feed(st, NULL, 5, &r) == -1 && r.blocked &&
+	    strcmp(r.findings[0].scanner, "error") == 0,
+	    "NULL buffer with a length: error, blocked");
+	ok(scan_stream_feed(st, "x", 1, &r) == 1, "and stays blocked");
+	scan_stream_free(st);
 }
 
 static void

@@ -260,7 +260,7 @@ test_secrets(void)
 			    step ? "byte by byte" : "at once");
 			if (s.kind != INSPECT_BLOCK)
 				diag("kind %d flen %zu", s.kind, s.flen);
-			ok(strstr(s.resp, "\r\n\r\nblocked: ") != NULL &&
+			ok(strstr(s.resp, "\r\n\r\nblocked by pipelock-fw: ") != NULL &&
 			    strstr(s.resp, secret) == NULL,
 			    "%s: text reason, secret not echoed", cases[c].name);
 			ok(strstr(s.audit.url, "/[redacted]") != NULL &&
