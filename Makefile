@@ -13,6 +13,7 @@
 #   make asan            same as `make SANITIZE=1`: build in build-asan/
 #   make install DESTDIR=... PREFIX=...
 #   make run             build, then run the engine on built-in defaults
+#   make demo            build, then the first-run demo (root; namespaces only)
 #
 # Sources are found by wildcard, one folder per pipeline stage.
 
@@ -81,7 +82,7 @@ FUZZ_SECONDS ?= 20
 
 .SECONDARY:
 
-.PHONY: all run check unit integration test test-long fuzz fuzz-run fuzz-long \
+.PHONY: all run demo check unit integration test test-long fuzz fuzz-run fuzz-long \
 	bench bench-scanner asan install uninstall clean man-check deps help
 
 all: $(BIN)
@@ -94,6 +95,11 @@ deps:
 # to steer an agent through it.
 run: $(BIN)
 	$(BIN) run $(RUN_ARGS)
+
+# The first run (root): a throwaway network-namespace world with an agent,
+# the firewall applied there only, allowed and blocked requests; cleans up.
+demo: $(BIN)
+	sh scripts/demo.sh $(BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

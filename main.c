@@ -19,6 +19,7 @@ static const struct command commands[] = {
 	{ "firewall", firewall_main, "apply, remove or show the nftables ruleset" },
 	{ "check", check_main, "would a URL, body or DNS name be blocked?" },
 	{ "generate", generate_main, "print deployment files (nftables, ...)" },
+	{ "verify", verify_main, "run the isolation checks as an agent user" },
 };
 
 static void

@@ -22,5 +22,6 @@ int check_main(int argc, char **argv);		/* core/check.c */
 int firewall_main(int argc, char **argv);	/* rules/rules_cli.c */
 int run_main(int argc, char **argv);		/* tproxy/engine.c */
 int generate_main(int argc, char **argv);	/* rules/rules_cli.c */
+int verify_main(int argc, char **argv);		/* core/deploy_verify.c */
 
 #endif

@@ -212,9 +212,12 @@ nfq_dns_type_name(uint16_t qtype, char *buf, size_t buflen)
 	};
 	size_t i;
 
+	/* always into buf too: callers keep buf */
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (names[i].type == qtype)
-			return names[i].name;
+		if (names[i].type == qtype) {
+			snprintf(buf, buflen, "%s", names[i].name);
+			return buf;
+		}
 	snprintf(buf, buflen, "TYPE%u", qtype);
 	return buf;
 }

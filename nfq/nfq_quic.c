@@ -749,3 +749,29 @@ malformed:
 	quic_conn_clear(qc);
 	return QUIC_MALFORMED;
 }
+
+int
+nfq_quic_vn_build(const struct quic_hdr *h, uint8_t *out, size_t outmax)
+{
+	size_t n = 0;
+
+	if (h->version == 0 || h->dcid_len > QUIC_CID_MAX ||
+	    h->scid_len > QUIC_CID_MAX ||
+	    outmax < (size_t)7 + h->dcid_len + h->scid_len + 4)
+		return -1;
+	/* long header form; the other seven bits are unused (any value) */
+	out[n++] = 0x80 | (h->first & 0x7f);
+	memset(out + n, 0, 4);			/* version 0: negotiation */
+	n += 4;
+	out[n++] = h->scid_len;			/* to the client's own ID */
+	memcpy(out + n, h->scid, h->scid_len);
+	n += h->scid_len;
+	out[n++] = h->dcid_len;			/* from the ID it chose */
+	memcpy(out + n, h->dcid, h->dcid_len);
+	n += h->dcid_len;
+	out[n++] = (uint8_t)(QUIC_VERSION_REFUSE >> 24);
+	out[n++] = (uint8_t)(QUIC_VERSION_REFUSE >> 16);
+	out[n++] = (uint8_t)(QUIC_VERSION_REFUSE >> 8);
+	out[n++] = (uint8_t)QUIC_VERSION_REFUSE;
+	return (int)n;
+}

@@ -156,4 +156,18 @@ void nfq_quic_table_free(struct nfq_quic_table *t);
 enum quic_result nfq_quic_feed(struct nfq_quic_table *t, const uint8_t *buf,
     size_t len, uint64_t now_ms, struct tls_hello *th, const char **err);
 
+/* The only version a refusal's Version Negotiation lists (RFC 9000 15). */
+#define QUIC_VERSION_REFUSE	0x0a0a0a0au
+#define QUIC_VN_MAX		(7 + 2 * QUIC_CID_MAX + 4)
+
+/*
+ * A Version Negotiation packet answering the client long header h (as the
+ * server would: connection IDs swapped) and listing only
+ * QUIC_VERSION_REFUSE, a reserved version no client speaks: RFC 9000 6.2
+ * makes the client abandon the attempt at once (and a browser fall back to
+ * TCP).  Returns its length, or -1 when out (outmax bytes) is too small or
+ * h is itself a Version Negotiation packet (version 0).
+ */
+int nfq_quic_vn_build(const struct quic_hdr *h, uint8_t *out, size_t outmax);
+
 #endif

@@ -618,3 +618,41 @@ nfq_verdict_decide(struct nfq_verdict_state *st, const struct policy *p,
 	if (d->verdict_name == NULL)
 		d->verdict_name = "allow";
 }
+
+int
+nfq_verdict_dns_tcp(struct nfq_verdict_state *st, const struct policy *p,
+    const struct nfq_packet *pkt, const uint8_t *buf, size_t len,
+    struct nfq_decision *d)
+{
+	struct nfq_packet m = *pkt;
+	size_t off = 0, msglen;
+	int n;
+
+	memset(d, 0, sizeof(*d));
+	d->verdict = NFQ_ACCEPT;
+	while (off < len) {
+		if ((n = nfq_dns_tcp_frame(buf + off, len - off, &msglen)) == 0)
+			break;
+		if (n == -1) {
+			if (off > 0)
+				break;	/* forward the good frames first */
+			d->event = "dns";
+			d->verdict = NFQ_DROP;
+			d->verdict_name = "block";
+			d->audit = 1;
+			snprintf(d->reason, sizeof(d->reason), "malformed DNS "
+			    "over TCP: impossible length prefix");
+			return -1;
+		}
+		m.payload = buf + off + DNS_TCP_LEN_SIZE;
+		m.len = msglen;
+		nfq_verdict_decide(st, p, &m, d);
+		if (d->verdict != NFQ_ACCEPT) {
+			if (off > 0)
+				break;	/* decided again on the next call */
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	return (int)off;
+}

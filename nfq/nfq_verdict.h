@@ -113,6 +113,24 @@ void nfq_verdict_decide(struct nfq_verdict_state *st, const struct policy *p,
     const struct nfq_packet *pkt, struct nfq_decision *d);
 
 /*
+ * DNS over TCP (port 53, which the ruleset sends through the TPROXY path):
+ * judge the agent's byte stream frame by frame, each message exactly like
+ * a UDP query (nfq_verdict_decide: resolver, shape, scanner, budget).  buf
+ * holds the client bytes not yet forwarded, starting at a frame; pkt gives
+ * the connection's addresses, uid/gid and now_ms (its payload is ignored).
+ * Returns the length of the whole, allowed frames at the start of buf
+ * (> 0: forward them, then call again with the rest), 0 when the first
+ * frame is incomplete (read more; the caller must be able to hold
+ * NFQ_DNS_TCP_HOLD_MAX bytes), or -1 when the first frame is refused or
+ * malformed: d says why, nothing of it may be forwarded, and the caller
+ * ends the connection.  Pure apart from st (the budget).
+ */
+#define NFQ_DNS_TCP_HOLD_MAX		(2 + 65535)
+int nfq_verdict_dns_tcp(struct nfq_verdict_state *st, const struct policy *p,
+    const struct nfq_packet *pkt, const uint8_t *buf, size_t len,
+    struct nfq_decision *d);
+
+/*
  * The registrable domain of a lowercase dotted name (see above): a pointer
  * into name.  Exposed for tests.
  */

@@ -276,6 +276,52 @@ nfq_audit(const struct nfq_packet *pkt, const struct nfq_decision *d)
 		audit_emit(&ev);
 }
 
+/*
+ * A refused QUIC connection attempt: besides the ruleset's ICMP error, answer
+ * with a Version Negotiation packet as from the server (nfq_quic_vn_build).
+ * The ICMP error only reaches clients on connected sockets; QUIC stacks
+ * often use unconnected ones and would retry until their handshake
+ * timeout, where this makes them give up at once (browsers: fall back to
+ * TCP, which the TPROXY path inspects).  Sent from a transparent socket
+ * bound to the server's address and marked with firewall.engine_mark, so
+ * the ruleset passes it like the engine's own traffic; its destination is
+ * the agent's local address, so it never leaves the host.  Best effort: on
+ * any failure the ICMP error stands alone.
+ */
+static void
+nfq_quic_refuse(struct nfq_worker *w, const struct nfq_packet *pkt)
+{
+	uint8_t vn[QUIC_VN_MAX];
+	struct quic_hdr h;
+	socklen_t sl;
+	uint32_t mark = w->policy->cfg->fw.engine_mark;
+	int fd, n, one = 1, v4 = pkt->dst.ss_family == AF_INET;
+
+	if (nfq_quic_parse_long(pkt->payload, pkt->len, &h) <= 0 ||
+	    (n = nfq_quic_vn_build(&h, vn, sizeof(vn))) == -1)
+		return;
+	sl = v4 ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	if ((fd = socket(pkt->dst.ss_family, SOCK_DGRAM | SOCK_CLOEXEC,
+	    IPPROTO_UDP)) == -1)
+		goto fail;
+	if ((v4 ? setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) :
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_TRANSPARENT, &one,
+	    sizeof(one))) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) == -1 ||
+	    bind(fd, (const struct sockaddr *)&pkt->dst, sl) == -1 ||
+	    sendto(fd, vn, (size_t)n, 0, (const struct sockaddr *)&pkt->src,
+	    sl) == -1)
+		goto fail;
+	close(fd);
+	return;
+fail:
+	log_debug("nfq %u: QUIC version negotiation refusal not sent: %s",
+	    w->queue_num, strerror(errno));
+	if (fd != -1)
+		close(fd);
+}
+
 static int
 nfq_packet_cb(const struct nlmsghdr *nlh, void *data)
 {
@@ -373,6 +419,8 @@ nfq_packet_cb(const struct nlmsghdr *nlh, void *data)
 		snprintf(d.reason, sizeof(d.reason), "DNS in a GSO packet");
 	}
 	nfq_verdict_send(w, id, d.verdict, mark);
+	if (d.verdict == NFQ_REJECT && strcmp(d.event, "quic") == 0)
+		nfq_quic_refuse(w, &pkt);
 	nfq_audit(&pkt, &d);
 	return MNL_CB_OK;
 }

@@ -26,8 +26,9 @@ struct config;
  * rules_apply() flags.  Agent UDP goes to NFQUEUE by default (the engine's
  * queue workers judge DNS and QUIC); RULES_F_NO_NFQUEUE rejects it all
  * instead.  Bits 16..23 carry the number of queues (RULES_F_QUEUES(n):
- * queues queue_num .. queue_num + n - 1, balanced by flow hash; 0 means 1),
- * so the record of an apply, and the watcher's re-apply, keep it.
+ * queues queue_num .. queue_num + n - 1, balanced by the kernel's hash of
+ * the address pair; 0 means 1), so the record of an apply, and the
+ * watcher's re-apply, keep it.
  */
 enum rules_flags {
 	RULES_F_NONE = 0,

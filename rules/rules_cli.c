@@ -19,6 +19,7 @@
 
 #include "core/cli.h"
 #include "core/config.h"
+#include "core/deploy.h"
 #include "core/log.h"
 #include "rules/rules.h"
 #include "rules/rules_nft.h"
@@ -380,7 +381,7 @@ status_main(int argc, char **argv)
 	if (p.nfq != RULES_NFQ_NONE) {
 		printf("  %-12s%u", "queues", p.queue_num);
 		if (p.queue_total > 1)
-			printf("-%u (balanced by flow hash)", p.queue_num +
+			printf("-%u (balanced by address-pair hash)", p.queue_num +
 			    p.queue_total - 1);
 		printf(", %s\n", p.fail_open ? "fail-open (no engine: agent "
 		    "UDP passes unjudged)" : "fail-closed (no engine: agent "
@@ -529,7 +530,8 @@ generate_usage(FILE *f)
 {
 	fprintf(f, "Usage: %s generate nftables [--config FILE] "
 	    "[--agent-user USER]... [--agent-group GROUP]...\n"
-	    "                                [--nfqueue=native|xt|off] [--queues N]\n\n"
+	    "                                [--nfqueue=native|xt|off] "
+	    "[--queues N]\n\n"
 	    "Print a self-contained nft script of table inet %s plus the ip "
 	    "rule/route\ncommands (as comments).  The xt NFQUEUE form that "
 	    "apply uses on kernels\nwithout nft_queue cannot be written in nft "
@@ -549,6 +551,9 @@ generate_main(int argc, char **argv)
 		generate_usage(stdout);
 		return EXIT_ALLOWED;
 	}
+	/* docker-compose, systemd, k8s: core/deploy.c */
+	if (argc >= 2 && deploy_generate_known(argv[1]))
+		return deploy_generate_main(argc - 1, argv + 1);
 	if (argc < 2 || strcmp(argv[1], "nftables") != 0) {
 		generate_usage(stderr);
 		return EXIT_USAGE;

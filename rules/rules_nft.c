@@ -629,7 +629,7 @@ verdict_exprs(struct nftnl_rule *r, const struct rules_set *rs,
 		 * Always `bypass`: with no listener the packet is accepted
 		 * for this chain, and for fail_mode closed the nfq-guard
 		 * chain rejects it (rules_set.c); queue_total > 1 balances
-		 * by flow hash (no CPU fanout flag).
+		 * by a hash of the address pair (no CPU fanout flag).
 		 */
 		if (e_mark_or(r, 0, NFQ_MARK_QUEUED) == -1)
 			return -1;

@@ -757,7 +757,10 @@ verdict_render(const struct rules_set *rs, const struct rules_rule *r,
 		    PRIx32 " accept", p->tproxy_port, p->mark);
 		break;
 	case RV_QUEUE:
-		/* flow hash over a range: one QUIC handshake, one worker */
+		/*
+		 * A range: the kernel hashes the address pair (no fanout),
+		 * so one QUIC handshake stays with one worker.
+		 */
 		sb_printf(b, "meta mark set meta mark | 0x%08x queue num %s "
 		    "bypass", NFQ_MARK_QUEUED, q);
 		break;

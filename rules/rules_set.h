@@ -128,8 +128,9 @@ struct rules_set {
 
 /*
  * Fill params from cfg and flags (no kernel access; nfq is the form the
- * flags force, xt when none is forced, none with RULES_F_NO_NFQUEUE).  0, or -1 with err set when
- * the config cannot be expressed (uid 0 as agent, bad CIDR).
+ * flags force, xt when none is forced, none with RULES_F_NO_NFQUEUE).  0,
+ * or -1 with err set when the config cannot be expressed (uid 0 as agent,
+ * bad CIDR, marks overlapping the NFQUEUE verdict bits).
  */
 int rules_params_from_config(const struct config *cfg, int flags,
     struct rules_params *p, char *err, size_t errlen);

@@ -2,13 +2,18 @@
  * dlp.c - the compiled DLP set: pattern matching, known secrets, BIP-39
  * seed phrases and the text pipeline (normalise, decode layers, rescan).
  *
- * Two engines, one pass.  Every pattern, every encoded form of every known
- * secret and a seed-phrase shape go into ONE Vectorscan database that scans
- * the input once in linear time.  Patterns are compiled there in prefilter
- * mode (a superset of the regex, so constructs Vectorscan lacks still
- * compile); only patterns it reports are then run by PCRE2 (JIT, compiled
- * once) to confirm, extract the match for validators and redaction.  Benign
- * traffic therefore costs one Vectorscan pass and nothing else.
+ * Candidates first, confirmation second.  Every pattern and every encoded
+ * form of every known secret go into ONE Vectorscan database that scans the
+ * input once in linear time.  Patterns are compiled there in prefilter mode
+ * (a superset of the regex, so constructs Vectorscan lacks still compile);
+ * only patterns it reports are then run by PCRE2 (JIT, compiled once) to
+ * confirm and extract the match for validators and redaction.  The five
+ * built-in formats made only of character classes (cards, SSNs, IBANs,
+ * WIF keys, Discord tokens) and the BIP-39 seed shape cost Vectorscan ~15x
+ * more than the other 43 patterns together, so a hand-written pass over
+ * word runs (dlp_shapes) finds where they can be and PCRE2 confirms only
+ * there.  Benign traffic costs the two passes and little else; tests check
+ * that this finds exactly what PCRE2 alone finds (dlp_set_prefilter(0)).
  *
  * PCRE2 runs in byte mode (no PCRE2_UTF): inputs are arbitrary bytes, the
  * built-in formats are ASCII, and invalid UTF-8 must not turn into a match
@@ -29,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include <hs.h>
 #include <pcre2.h>
@@ -49,7 +55,7 @@
 #define DLP_SECRET_HITS		16	/* secret hits kept per pass */
 #define DLP_PRINTABLE_PCT	90	/* decoded layer must be this printable */
 #define DLP_REGIONS		65536	/* hit regions kept per pattern */
-#define DLP_SEED_BACK		4096	/* seed run start searched this far back */
+#define DLP_SEED_BACK		4096	/* seed token start searched this far back */
 #define DLP_SEED_DIRECT		1024	/* seed scan without a prefilter pass */
 #define DLP_NORM_MIN		(64 * 1024)	/* per-thread normalise buffer */
 #define DLP_NORM_KEEP		(4 * 1024 * 1024)	/* larger ones are freed */
@@ -63,7 +69,7 @@ struct dlp_pat {
 	char			*name;
 	char			*severity;
 	char			*regex;		/* as compiled, with (?i) */
-	const char		*prefilter;	/* static; NULL: regex */
+	enum dlp_shape		 shape;		/* built-in found by dlp_shapes() */
 	size_t			 maxw;		/* longest match, 0 unbounded */
 	enum scan_validator	 validator;
 	struct strlist		 exempt;
@@ -87,12 +93,12 @@ struct dlp {
 	struct dlp_form	*forms;
 	size_t		 nforms;
 	hs_database_t	*db;
-	unsigned	 seed_id;	/* db id of the seed shape, or UINT_MAX */
 	unsigned	 form_base;	/* db id of forms[0] */
 	int		 seed_enabled;
 	int		 seed_min;
 	int		 seed_verify;
 	int		 prefilter;	/* 0: PCRE2 on every pattern */
+	ssize_t		 shape_idx[DLP_SHAPE_COUNT];	/* pattern or -1 */
 	uint64_t	 gen;		/* for thread-local scratch */
 };
 
@@ -112,8 +118,8 @@ struct dlp_map {
 };
 
 /*
- * Where Vectorscan saw a bounded pattern (or the seed shape) end: merged
- * [a, b) ranges of possible match starts.  Overflow: confirm everywhere.
+ * Where the shape pass saw a pattern (or a seed phrase) possible: merged
+ * [a, b) ranges of match starts.  Overflow: confirm everywhere.
  */
 struct dlp_regions {
 	unsigned	n;
@@ -345,7 +351,6 @@ dlp_build_patterns(struct dlp *d, const struct scanner_config *cfg,
 		    dlp_core[i].severity, dlp_core[i].validator, DLP_LABEL_CORE,
 		    err, errlen) == -1)
 			return -1;
-		p->prefilter = dlp_core[i].prefilter;
 		p->maxw = dlp_core[i].maxw;
 	}
 	d->ncore = d->npats;
@@ -363,7 +368,7 @@ dlp_build_patterns(struct dlp *d, const struct scanner_config *cfg,
 			    dlp_builtins[i].validator, DLP_LABEL_DLP, err,
 			    errlen) == -1)
 				return -1;
-			p->prefilter = dlp_builtins[i].prefilter;
+			p->shape = dlp_builtins[i].shape;
 			p->maxw = dlp_builtins[i].maxw;
 		}
 	}
@@ -600,7 +605,7 @@ dlp_build_db(struct dlp *d, char *err, size_t errlen)
 	hs_compile_error_t *cerr = NULL;
 	const char **exprs = NULL;
 	unsigned *flags = NULL, *ids = NULL;
-	char **owned = NULL, seedre[96];
+	char **owned = NULL;
 	size_t max = d->npats + 1 + d->nforms, n, i, nowned = 0, tries;
 	int ret = -1;
 
@@ -618,27 +623,17 @@ dlp_build_db(struct dlp *d, char *err, size_t errlen)
 			snprintf(err, errlen, "dlp: out of memory");
 			goto cleanup;
 		}
-	d->seed_id = (unsigned)d->npats;
-	d->form_base = (unsigned)d->npats + 1;
-	/* Seed shape: min_words letter words 3..8 long, pipelock's separators. */
-	snprintf(seedre, sizeof(seedre),
-	    "(?:[a-z]{3,8}[-\\s,|;:]+){%d}[a-z]{3,8}", d->seed_min - 1);
+	d->form_base = (unsigned)d->npats;
 	for (tries = 0; tries <= d->npats; tries++) {
 		n = 0;
 		for (i = 0; i < d->npats; i++) {
-			if (d->pats[i].always || d->pats[i].shadowed)
+			if (d->pats[i].always || d->pats[i].shadowed ||
+			    d->pats[i].shape)
 				continue;
-			exprs[n] = d->pats[i].prefilter ? d->pats[i].prefilter :
-			    d->pats[i].regex;
-			/* Bounded patterns report every end: see dlp_regions. */
+			exprs[n] = d->pats[i].regex;
 			flags[n] = HS_FLAG_PREFILTER | HS_FLAG_ALLOWEMPTY |
-			    (d->pats[i].maxw ? 0 : HS_FLAG_SINGLEMATCH);
+			    HS_FLAG_SINGLEMATCH;
 			ids[n++] = (unsigned)i;
-		}
-		if (d->seed_enabled) {
-			exprs[n] = seedre;
-			flags[n] = HS_FLAG_CASELESS;
-			ids[n++] = d->seed_id;
 		}
 		for (i = 0; i < d->nforms; i++) {
 			exprs[n] = owned[i];
@@ -678,6 +673,7 @@ struct dlp *
 dlp_new(const struct scanner_config *cfg, char *err, size_t errlen)
 {
 	struct dlp *d;
+	size_t i;
 
 	if ((d = calloc(1, sizeof(*d))) == NULL) {
 		snprintf(err, errlen, "dlp: out of memory");
@@ -690,6 +686,11 @@ dlp_new(const struct scanner_config *cfg, char *err, size_t errlen)
 	d->gen = atomic_fetch_add(&dlp_gen_next, 1);
 	if (dlp_build_patterns(d, cfg, err, errlen) == -1)
 		goto fail;
+	for (i = 0; i < DLP_SHAPE_COUNT; i++)
+		d->shape_idx[i] = -1;
+	for (i = 0; i < d->npats; i++)
+		if (d->pats[i].shape && !d->pats[i].shadowed)
+			d->shape_idx[d->pats[i].shape] = (ssize_t)i;
 	if (dlp_build_secrets(d, cfg) == -1) {
 		snprintf(err, errlen, "dlp: out of memory");
 		goto fail;
@@ -771,8 +772,6 @@ dlp_tls_get(const struct dlp *d)
 struct dlp_hits {
 	const struct dlp	*d;
 	uint64_t		*bits;
-	struct dlp_regions	*reg;
-	int			 seed;
 	unsigned		 nsec;
 	unsigned		 sec_id[DLP_SECRET_HITS];
 	size_t			 sec_end[DLP_SECRET_HITS];
@@ -816,16 +815,10 @@ dlp_hs_on_match(unsigned id, unsigned long long from, unsigned long long to,
     unsigned flags, void *arg)
 {
 	struct dlp_hits *h = arg;
-	size_t w;
 
-	if (id < h->d->npats) {
+	if (id < h->d->npats)
 		h->bits[id / 64] |= 1ULL << (id % 64);
-		if ((w = h->d->pats[id].maxw) != 0)
-			dlp_region_add(&h->reg[id], to > w ? to - w : 0, to);
-	} else if (id == h->d->seed_id) {
-		h->seed = 1;
-		dlp_region_add(&h->reg[h->d->npats], to, to);
-	} else if (h->nsec < DLP_SECRET_HITS) {
+	else if (h->nsec < DLP_SECRET_HITS) {
 		h->sec_id[h->nsec] = id - h->d->form_base;
 		h->sec_end[h->nsec++] = (size_t)to;
 	}
@@ -889,7 +882,7 @@ dlp_confirm_range(struct dlp_tls *t, const struct dlp_pat *p,
 	PCRE2_SIZE *ov, start = from;
 	int rc;
 
-	while (start <= sublen && start < upto) {
+	while (start <= sublen && (start < upto || sublen == len)) {
 		rc = pcre2_match(p->re, (PCRE2_SPTR)buf, sublen, start, 0, t->md,
 		    t->mctx);
 		if (rc == PCRE2_ERROR_NOMATCH)
@@ -904,7 +897,8 @@ dlp_confirm_range(struct dlp_tls *t, const struct dlp_pat *p,
 			return 1;
 		}
 		ov = pcre2_get_ovector_pointer(t->md);
-		if (ov[0] >= upto)
+		/* Past its region a match only counts on the whole subject. */
+		if (ov[0] >= upto && sublen < len)
 			return 0;
 		if ((ov[1] < sublen || sublen == len) &&
 		    validate_match(p->validator, buf + ov[0], ov[1] - ov[0])) {
@@ -919,7 +913,7 @@ dlp_confirm_range(struct dlp_tls *t, const struct dlp_pat *p,
 	return 0;
 }
 
-/* Whole buffer, or only the regions where Vectorscan saw the pattern. */
+/* Whole buffer, or only the regions where the shape pass saw the pattern. */
 static void
 dlp_confirm(struct dlp_tls *t, const struct dlp_pat *p,
     const struct dlp_regions *r, const char *buf, size_t len,
@@ -934,9 +928,12 @@ dlp_confirm(struct dlp_tls *t, const struct dlp_pat *p,
 		return;
 	}
 	for (i = 0; i < r->n; i++) {
-		end = r->b[i] + p->maxw + 1;
-		if (dlp_confirm_range(t, p, buf, len, r->a[i], r->b[i],
-		    end < len ? end : len, where, map, res))
+		end = p->maxw ? r->b[i] + p->maxw + 1 : len;
+		if (end > len)
+			end = len;
+		/* A search that ran to the end has seen every later region. */
+		if (dlp_confirm_range(t, p, buf, len, r->a[i], r->b[i], end,
+		    where, map, res) || end == len)
 			return;
 	}
 }
@@ -953,7 +950,9 @@ dlp_do_patterns(const struct dlp *d, struct dlp_tls *t, const uint64_t *bits,
 		p = &d->pats[i];
 		if (p->shadowed)
 			continue;
-		if (d->prefilter && !p->always &&
+		if (regions && p->shape && t->reg[i].n == 0 && !t->reg[i].full)
+			continue;
+		if (regions && !p->always && !p->shape &&
 		    !(bits[i / 64] >> (i % 64) & 1))
 			continue;
 		if (p->label != DLP_LABEL_CORE && dlp_host_exempt(p, host))
@@ -961,7 +960,7 @@ dlp_do_patterns(const struct dlp *d, struct dlp_tls *t, const uint64_t *bits,
 		if (dlp_reported(res, p->label == DLP_LABEL_CORE ? "core_dlp" :
 		    "dlp", p->name, NULL))
 			continue;
-		dlp_confirm(t, p, regions && p->maxw ? &t->reg[i] : NULL, buf,
+		dlp_confirm(t, p, regions && p->shape ? &t->reg[i] : NULL, buf,
 		    len, where, map, res);
 	}
 }
@@ -979,17 +978,18 @@ dlp_secret_add(const struct dlp *d, size_t form, size_t off,
 	    dlp_map_off(map, off), 1.0, 0, buf + off, f->len, "%s", f->reason);
 }
 
+/* pipelock's seed-phrase token separators: [-\s,|;:]. */
 static int
-dlp_seed_byte(unsigned char c)
+dlp_seed_sep(unsigned char c)
 {
-	return ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c == '-' ||
-	    c == ' ' || (c >= '\t' && c <= '\r') || c == ',' || c == '|' ||
-	    c == ';' || c == ':';
+	return c == '-' || c == ' ' || (c >= '\t' && c <= '\r') || c == ',' ||
+	    c == '|' || c == ';' || c == ':';
 }
 
 /*
- * Seed phrases where the shape matched: from the start of the run of
- * letters and separators holding the hit to the end of its last word.
+ * Seed phrases where the shape pass saw enough words: the region widened
+ * to whole tokens, so a word with bytes glued to it ("x.legal") is the
+ * token pipelock sees, not a word.
  */
 static void
 dlp_do_seed(const struct dlp *d, const struct dlp_regions *r,
@@ -1007,11 +1007,10 @@ dlp_do_seed(const struct dlp *d, const struct dlp_regions *r,
 		if (r != NULL && !r->full) {
 			a = r->a[i];
 			floor = a > DLP_SEED_BACK ? a - DLP_SEED_BACK : 0;
-			while (a > floor && dlp_seed_byte(s[a - 1]))
+			while (a > floor && !dlp_seed_sep(s[a - 1]))
 				a--;
 			b = r->b[i];
-			while (b < len && ((s[b] | 0x20) >= 'a' &&
-			    (s[b] | 0x20) <= 'z'))
+			while (b < len && !dlp_seed_sep(s[b]))
 				b++;
 		}
 		if (bip39_find(buf + a, b - a, d->seed_min, d->seed_verify,
@@ -1025,6 +1024,158 @@ dlp_do_seed(const struct dlp *d, const struct dlp_regions *r,
 		if (r == NULL || r->full)
 			return;
 	}
+}
+
+/* Byte classes of the shape pass. */
+#define S_WORD	0x01	/* \w: A-Z a-z 0-9 _ */
+#define S_DIGIT	0x02
+#define S_ALPHA	0x04
+#define S_DSEP	0x10	/* card/SSN digit separators: space, '-' */
+#define S_SSEP	0x20	/* seed word separators: [-\s,|;:] */
+
+static unsigned char dlp_scls[256];
+static pthread_once_t dlp_scls_once = PTHREAD_ONCE_INIT;
+
+static void
+dlp_scls_init(void)
+{
+	int c;
+
+	for (c = 0; c < 256; c++) {
+		unsigned char k = 0;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+			k |= S_WORD | S_ALPHA;
+		if (c >= '0' && c <= '9')
+			k |= S_WORD | S_DIGIT;
+		if (c == '_')
+			k |= S_WORD;
+		if (c == ' ' || c == '-')
+			k |= S_DSEP;
+		if (c == '-' || c == ' ' || (c >= '\t' && c <= '\r') ||
+		    c == ',' || c == '|' || c == ';' || c == ':')
+			k |= S_SSEP;
+		dlp_scls[c] = k;
+	}
+}
+
+/*
+ * The built-in formats made only of character classes (cards, SSNs,
+ * IBANs, WIF keys, Discord tokens) and the seed-phrase shape cost
+ * Vectorscan more than the other 40 patterns together, so one pass over
+ * word runs finds where they can be instead.  Each rule accepts a superset
+ * of its regex's matches, as the regions PCRE2 then confirms:
+ *  - IBAN: \b..\b around [A-Z0-9] makes a match a whole \w run of 15..34
+ *    without '_', two letters then two digits;
+ *  - WIF: 51+ of [1-9A-Za-z] ((?i) makes the Base58 class all letters);
+ *  - Discord: 24+ alphanumerics right before a '.';
+ *  - card / SSN: a run of digits, spaces and '-' with 15+ digits / with
+ *    9+ digits and 2+ '-';
+ *  - seed: min_words tokens of 3..8 letters between separator runs.
+ */
+/* Close a digit run [ds, de): card and SSN regions. */
+static void
+dlp_shape_digits(struct dlp_tls *t, ssize_t cc, ssize_t ssn, size_t ds,
+    size_t de, size_t ndig, size_t nhyph)
+{
+	if (cc >= 0 && ndig >= 15)
+		dlp_region_add(&t->reg[cc], ds, de);
+	if (ssn >= 0 && ndig >= 9 && nhyph >= 2)
+		dlp_region_add(&t->reg[ssn], ds, de);
+}
+
+static void
+dlp_shapes(const struct dlp *d, struct dlp_tls *t, const char *buf,
+    size_t len, int want)
+{
+	const unsigned char *s = (const unsigned char *)buf;
+	struct dlp_regions *seed = &t->reg[d->npats];
+	size_t i = 0, j, z, y, x, ds = 0, de = 0, ndig = 0, nhyph = 0;
+	size_t ws = 0, words = 0;
+	ssize_t iban = d->shape_idx[DLP_SHAPE_IBAN];
+	ssize_t wif = d->shape_idx[DLP_SHAPE_WIF];
+	ssize_t disc = d->shape_idx[DLP_SHAPE_DISCORD];
+	ssize_t cc = d->shape_idx[DLP_SHAPE_CARD];
+	ssize_t ssn = d->shape_idx[DLP_SHAPE_SSN];
+	int dseed = (want & DLP_WANT_SEED) && d->seed_enabled, open = 0;
+	unsigned char c, k;
+
+	if (!(want & DLP_WANT_PATTERNS))
+		iban = wif = disc = cc = ssn = -1;
+	pthread_once(&dlp_scls_once, dlp_scls_init);
+	while (i < len) {
+		c = dlp_scls[s[i]];
+		if (!(c & S_WORD)) {
+			/* Spaces and '-' keep a digit run open. */
+			if (open && !(c & S_DSEP)) {
+				dlp_shape_digits(t, cc, ssn, ds, de, ndig,
+				    nhyph);
+				open = 0;
+			}
+			nhyph += open && s[i] == '-';
+			if (!(c & S_SSEP))
+				words = 0;
+			i++;
+			continue;
+		}
+		/* A \w run [i, j): all digits, all letters, or mixed. */
+		k = S_DIGIT | S_ALPHA;
+		for (j = i; j < len && ((c = dlp_scls[s[j]]) & S_WORD); j++)
+			k &= c;
+		if (k & S_DIGIT) {
+			if (!open) {
+				ds = i;
+				ndig = nhyph = 0;
+				open = 1;
+			}
+			ndig += j - i;
+			de = j;
+			words = 0;
+			i = j;
+			continue;
+		}
+		if (open) {
+			dlp_shape_digits(t, cc, ssn, ds, de, ndig, nhyph);
+			open = 0;
+		}
+		if (iban >= 0 && j - i >= 15 && j - i <= 34 &&
+		    (dlp_scls[s[i]] & S_ALPHA) &&
+		    (dlp_scls[s[i + 1]] & S_ALPHA) &&
+		    (dlp_scls[s[i + 2]] & S_DIGIT) &&
+		    (dlp_scls[s[i + 3]] & S_DIGIT) &&
+		    memchr(s + i, '_', j - i) == NULL)
+			dlp_region_add(&t->reg[iban], i, i + 1);
+		/* Sub-runs without '_' (and, for WIF, without '0'). */
+		for (z = i; (wif >= 0 || disc >= 0) && j - i >= 24 && z < j;
+		    z = y + 1) {
+			for (y = z; y < j && s[y] != '_'; y++)
+				;
+			if (disc >= 0 && y == j && j < len && s[j] == '.' &&
+			    y - z >= 24)
+				dlp_region_add(&t->reg[disc], z, j);
+			for (x = z; wif >= 0 && x < y; x++) {
+				size_t w = x;
+
+				while (w < y && s[w] != '0')
+					w++;
+				if (w - x >= 51)
+					dlp_region_add(&t->reg[wif], x, w);
+				x = w;
+			}
+		}
+		if (dseed) {
+			if ((k & S_ALPHA) && j - i >= 3 && j - i <= 8) {
+				if (words++ == 0)
+					ws = i;
+				if (words >= (size_t)d->seed_min)
+					dlp_region_add(seed, ws, j);
+			} else
+				words = 0;
+		}
+		i = j;
+	}
+	if (open)
+		dlp_shape_digits(t, cc, ssn, ds, de, ndig, nhyph);
 }
 
 /*
@@ -1047,7 +1198,6 @@ dlp_pass(const struct dlp *d, const char *buf, size_t len,
 	memset(&h, 0, sizeof(h));
 	h.d = d;
 	h.bits = t->bits;
-	h.reg = t->reg;
 	nw = (d->npats + 63) / 64;
 	memset(t->bits, 0, nw * sizeof(*t->bits));
 	for (i = 0; i <= d->npats; i++) {
@@ -1059,9 +1209,11 @@ dlp_pass(const struct dlp *d, const char *buf, size_t len,
 		    hs_scan(d->db, buf, (unsigned)len, 0, t->scratch,
 		    dlp_hs_on_match, &h) != HS_SUCCESS)
 			goto fail;
-	} else if (!d->prefilter) {
+	}
+	if (d->prefilter)
+		dlp_shapes(d, t, buf, len, want);
+	else {
 		/* PCRE2-only mode: every candidate, secrets by memmem. */
-		h.seed = 1;
 		for (i = 0; i < d->nforms && h.nsec < DLP_SECRET_HITS; i++) {
 			const char *m = memmem(buf, len, d->forms[i].bytes,
 			    d->forms[i].len);
@@ -1080,7 +1232,8 @@ dlp_pass(const struct dlp *d, const char *buf, size_t len,
 			dlp_secret_add(d, h.sec_id[i],
 			    h.sec_end[i] - d->forms[h.sec_id[i]].len, where,
 			    map, buf, res);
-	if ((want & DLP_WANT_SEED) && d->seed_enabled && h.seed)
+	if ((want & DLP_WANT_SEED) && d->seed_enabled &&
+	    (!d->prefilter || t->reg[d->npats].n || t->reg[d->npats].full))
 		dlp_do_seed(d, d->prefilter ? &t->reg[d->npats] : NULL, buf,
 		    len, where, map, res);
 	return res->blocked && !before ? 1 : 0;

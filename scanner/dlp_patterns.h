@@ -9,16 +9,23 @@
 
 #include "scanner/scanner.h"
 
+enum dlp_shape {
+	DLP_SHAPE_NONE = 0,
+	DLP_SHAPE_IBAN,
+	DLP_SHAPE_WIF,
+	DLP_SHAPE_DISCORD,
+	DLP_SHAPE_CARD,
+	DLP_SHAPE_SSN,
+	DLP_SHAPE_COUNT,
+};
+
 struct dlp_builtin {
 	const char		*name;
 	const char		*regex;		/* RE2, without the (?i) */
 	const char		*severity;
 	enum scan_validator	 validator;
-	/*
-	 * Vectorscan prefilter: a cheaper regex matching a superset of the
-	 * pattern's matches (NULL: the pattern itself).  PCRE2 confirms.
-	 */
-	const char		*prefilter;
+	/* Found by dlp.c's shape pass instead of Vectorscan. */
+	enum dlp_shape		 shape;
 	/*
 	 * Longest possible match, when bounded (0: unbounded).  Lets Vectorscan
 	 * report every end offset so PCRE2 confirms only near the hits.

@@ -10,13 +10,16 @@ libcap-dev"
 FUZZ_PKGS="clang libclang-rt-dev"
 TEST_PKGS="nftables iproute2 curl openssl socat python3 util-linux procps \
 tcpdump wget nodejs dnsmasq-base ngtcp2-client ngtcp2-server mandoc \
-nginx-light wrk kmod"
+nginx-light wrk kmod python3-yaml systemd logrotate man-db"
+# make bench: the peers it measures pipelock-fw against, and perf to profile
+BENCH_PKGS="haproxy squid-openssl linux-perf"
 
 want="$BUILD_PKGS"
 case "${1:-all}" in
 build) ;;
-all) want="$want $FUZZ_PKGS $TEST_PKGS" ;;
-*) echo "usage: $0 [build|all]" >&2; exit 2 ;;
+all) want="$want $FUZZ_PKGS $TEST_PKGS $BENCH_PKGS" ;;
+bench) want="$want $TEST_PKGS $BENCH_PKGS" ;;
+*) echo "usage: $0 [build|all|bench]" >&2; exit 2 ;;
 esac
 
 missing=""

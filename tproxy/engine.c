@@ -189,12 +189,12 @@ worker_wake_cb(struct loop *l, int fd, int ready, void *ctx)
 	(void)!read(fd, &v, sizeof(v));
 }
 
-/* --- NFQUEUE workers (nfq/nfq.h) -------------------------------------------- */
+/* --- NFQUEUE workers (nfq/nfq.h) ------------------------------------------ */
 
 /*
  * One NFQUEUE worker per queue of the range the ruleset balances agent UDP
- * over (by flow hash), polled by engine worker thread (queue index %
- * nworkers).  Kept in this file's table so struct worker stays as
+ * over (by address-pair hash), polled by engine worker thread (queue index
+ * % nworkers).  Kept in this file's table so struct worker stays as
  * tproxy_conn.c knows it; each entry is only touched by its thread once the
  * threads run.
  */
@@ -693,7 +693,7 @@ run_main(int argc, char **argv)
 
 	/* rules first: once the listeners accept, the engine is fully up */
 	if (o.apply) {
-		/* one NFQUEUE per worker thread, balanced by flow hash */
+		/* one NFQUEUE per worker thread, balanced by address-pair hash */
 		if (rules_apply(pol->cfg,
 		    RULES_F_QUEUES(engine_worker_count(&o))) == -1) {
 			log_warnx("firewall apply failed");

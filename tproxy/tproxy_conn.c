@@ -6,14 +6,38 @@
  *              connection limits; refused here with an RST
  *   SNIFF      first bytes, bounded in size and time: TLS ClientHello,
  *              HTTP request head, anything else, or silence
+ *   HTTP       plain HTTP: the inspector (tproxy_inspect) judges the first
+ *              request, held in full, before anything is dialled
  *   DECIDE     domain policy + DLP on the SNI/Host, allow_ip_cidrs for
  *              name-less flows, firewall.other_tcp; in strict mode waits for
  *              the engine's own resolution of the name (anti-spoofing)
  *   CONNECTING non-blocking connect to the original destination, SO_MARK
  *   RELAY      the buffered first bytes, then splice() through one pipe per
- *              direction, half-close, idle/total timeouts
+ *              direction, half-close, idle/total timeouts; plain HTTP
+ *              keeps the request direction in userspace (below)
  *   CLOSING    a block answer (TLS alert, HTTP 403) was sent; lingering for
  *              the client's FIN so the answer is not destroyed by an RST
+ *
+ * Plain HTTP: every request on the connection goes through the inspector
+ * and only the bytes it releases (FORWARD) are written upstream, so a
+ * request reaches upstream only once its head and body passed (bodies up
+ * to request_body_scanning.max_body_bytes are held).  The client buffer is
+ * bounded by inspect_hold_limit() whatever the body; responses stay on
+ * splice().  An Expect: 100-continue is answered by the engine once the
+ * head passed, but only between responses (never inside one: if response
+ * bytes are in flight the client just sends its body after its own wait).
+ * A refused request after earlier ones went: their approved bytes still
+ * go, then the upstream gets a FIN, its responses are relayed until it
+ * closes (or the idle timeout), and only then the 4xx answer follows and
+ * the connection closes - the answer never lands inside a response.  An
+ * allowed CONNECT/Upgrade (firewall.upgrade_allow_hosts) switches the
+ * connection to the raw splice relay, uninspected.  In strict mode each
+ * request's Host must resolve to the original destination; a lookup that
+ * is not cached parks the request (hwait) while the loop runs on.  Each
+ * request gets an "http" audit line; an allowed one is written when the
+ * next request completes or the connection closes, with the response bytes
+ * that came down in between (exact for clients that wait for each response;
+ * pipelined responses blur together).
  *
  * Strict mode (api_allowlist) and SNI spoofing: a name on the allowlist
  * proves nothing about the address the agent dialled, so the engine
@@ -22,9 +46,9 @@
  * original destination is among the answers; a name that does not resolve,
  * or a lookup that outlives connect_timeout_seconds, is refused the same
  * way (fail closed).  Limits: a CDN that hands the agent and the engine
- * different address sets can cause a false refusal; an HTTP keep-alive
- * connection is judged by its first request's Host (the HTTP module
- * inspects every request).
+ * different address sets can cause a false refusal; the connection-level
+ * checks (SSRF on the destination, allow_ip_cidrs) use the first request's
+ * Host, later requests are judged by the inspector.
  *
  * conn_close() only marks a connection and stops its events; conn_free() -
  * the one teardown - runs from conn_reap() after the loop iteration, so no
@@ -387,6 +411,7 @@ conn_block(struct conn *c, const char *reason)
 	if (reason != NULL && reason != c->reason)
 		snprintf(c->reason, sizeof(c->reason), "%s", reason);
 	c->verdict = "block";
+	c->hlast_set = 0;	/* a request the inspector passed did not go */
 	conn_audit(c, "tcp", "block", c->reason);
 	if (c->proto == CONN_PROTO_TLS) {
 		msg = tls_alert_access_denied;
@@ -581,11 +606,16 @@ http_probe(const uint8_t *buf, size_t len)
 	}
 	if (maybe)
 		return -1;
-	/* "word SP": visible ASCII up to the first space */
+	/*
+	 * "WORD SP": an upper-case letter, then visible ASCII up to the first
+	 * space (lower-case starts, like most text protocols, are not HTTP).
+	 */
+	if (buf[0] < 'A' || buf[0] > 'Z')
+		return 0;
 	for (i = 0; i < len && i <= HTTP_MAX_METHOD && buf[i] > 0x20 &&
 	    buf[i] < 0x7f; i++)
 		;
-	if (i == 0 || i > HTTP_MAX_METHOD || (i < len && buf[i] != ' '))
+	if (i > HTTP_MAX_METHOD || (i < len && buf[i] != ' '))
 		return 0;
 	if ((lf = memchr(buf, '\n', len)) == NULL)
 		return len < HTTP_MAX_REQUEST_LINE ? -1 : 0;
@@ -1556,11 +1586,13 @@ conn_http_send(struct conn *c)
 			return 0;
 		return -1;
 	}
-	if (c->bsent == c->blen && c->bsent > 0) {
+	if (c->bsent == c->blen && c->bsent > 0)
 		c->blen = c->bjudged = c->bsent = 0;
-	}
-	/* client FIN, or a block: the upstream is told once its bytes went */
-	if ((c->up.eof || c->hblock) && !c->up.shut) {
+	/*
+	 * A block, or the client's FIN (unless a request still waits for its
+	 * Host lookup): the upstream is told once the approved bytes went.
+	 */
+	if ((c->hblock || (c->up.eof && !c->hwait)) && !c->up.shut) {
 		(void)shutdown(c->ufd, SHUT_WR);
 		c->up.shut = 1;
 	}

@@ -34,6 +34,9 @@
  *                  timeout), then write act.resp and close.
  *       TUNNEL     an allowed CONNECT/Upgrade: forward buf[0..act.len), then
  *                  relay both directions uninspected (splice) until close.
+ *       WAIT       strict mode, host_matches answered -2 (lookup queued):
+ *                  stop feeding; once the answer is in, call inspect_feed()
+ *                  again with the same bytes (the head is judged again).
  *     After the last request of a "Connection: close" exchange, further
  *     client bytes are refused (BLOCK 400), stray CRLFs excepted.
  *   - Verdicts: parse errors 400/431/501/505 (reason from tproxy_http);

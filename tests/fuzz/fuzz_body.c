@@ -8,16 +8,40 @@
  * is well-formed with an offset inside the body, and for bodies no longer
  * than SCAN_STREAM_OVERLAP the stream blocks whenever scanner_check_text()
  * on the whole body blocks (the overlap window is the whole body then).
+ * A third: the Vectorscan prefilter and shape pass find every pattern that
+ * PCRE2 alone finds (differential against a PCRE2-only DLP set).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "scanner/dlp.h"
 #include "scanner/scanner.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct scanner *fuzz_sc;
+static struct dlp *fuzz_plain;	/* PCRE2 only */
+
+/* Every "DLP match" pattern of b is also in a. */
+static void
+fuzz_same(const struct scan_result *a, const struct scan_result *b)
+{
+	unsigned i, k;
+
+	for (i = 0; i < b->nfindings; i++) {
+		if (b->findings[i].pattern == NULL ||
+		    strncmp(b->findings[i].reason, "DLP match", 9) != 0)
+			continue;
+		for (k = 0; k < a->nfindings; k++)
+			if (a->findings[k].pattern != NULL &&
+			    strcmp(a->findings[k].pattern,
+			    b->findings[i].pattern) == 0)
+				break;
+		if (k == a->nfindings && a->ndropped == 0)
+			abort();
+	}
+}
 
 static void
 fuzz_check(const struct scan_result *r, size_t len)
@@ -56,6 +80,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cfg.known_secrets.v = secrets;
 		cfg.known_secrets.n = 1;
 		fuzz_sc = scanner_new(&cfg, err, sizeof(err));
+		fuzz_plain = dlp_new(&cfg, err, sizeof(err));
+		if (fuzz_plain == NULL)
+			abort();
+		dlp_set_prefilter(fuzz_plain, 0);
 		cfg.known_secrets.v = NULL;
 		cfg.known_secrets.n = 0;
 		scanner_config_clear(&cfg);
@@ -72,6 +100,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc_whole = scanner_check_text(fuzz_sc, body, len, SCAN_WHERE_BODY,
 	    &whole);
 	fuzz_check(&whole, len);
+	if (len <= 2048) {
+		struct scan_result a, b;
+
+		scan_result_reset(&a);
+		scan_result_reset(&b);
+		dlp_scan_text(scanner_dlp(fuzz_sc), body, len, SCAN_WHERE_BODY,
+		    NULL, 0, &a);
+		dlp_scan_text(fuzz_plain, body, len, SCAN_WHERE_BODY, NULL, 0,
+		    &b);
+		fuzz_same(&a, &b);
+		fuzz_same(&b, &a);
+	}
 
 	if ((st = scan_stream_new(fuzz_sc, SCAN_WHERE_BODY)) == NULL)
 		return 0;

@@ -50,8 +50,10 @@ done
 [[ $(dump) == "$before" ]] || fail "--dry-run changed kernel state"
 in_host nft -c -f "$TEST_TMP/dry.nft" || fail "nft rejects the dry-run script"
 # the NFQUEUE forms are shown too (native as a rule, xt as a comment)
-fw_apply --dry-run --nfqueue=native | grep -q 'udp counter queue num 0 comment "udp"' || fail "dry-run native queue"
-fw_apply --dry-run --nfqueue=xt | grep -q '# meta l4proto udp counter queue num 0 comment "udp"' || fail "dry-run xt queue"
+q='meta mark set meta mark | 0x02000000 queue num 0 bypass comment "udp"'
+fw_apply --dry-run --nfqueue=native | grep -qF "udp counter $q" || fail "dry-run native queue"
+fw_apply --dry-run --nfqueue=xt | grep -qF "# meta l4proto udp counter $q" || fail "dry-run xt queue"
+fw_apply --dry-run --nfqueue=off | grep -q 'queue num' && fail "dry-run --nfqueue=off still queues"
 "$PLFW" generate nftables --agent-user 1000 | grep -q 'xt NFQUEUE' || fail "generate lacks the xt note"
 [[ $(dump) == "$before" ]] || fail "dry-runs changed kernel state"
 
@@ -92,7 +94,7 @@ in_host ip -6 route show table 8890 | grep -q '^local default dev lo' || fail "I
 [[ $(status_rc) == 0 ]] || fail "status after apply: $(cat "$TEST_TMP/status")"
 grep -q 'agent uids.*1000, 1001' "$TEST_TMP/status" || fail "status selectors: $(cat "$TEST_TMP/status")"
 grep -q 'NOT listening on tproxy port 8890' "$TEST_TMP/status" || fail "status engine: $(cat "$TEST_TMP/status")"
-grep -q 'nfqueue.*off' "$TEST_TMP/status" || fail "status nfqueue form"
+grep -q 'nfqueue *\(xt NFQUEUE\|native\)' "$TEST_TMP/status" || fail "status nfqueue form (on by default)"
 grep -q 'guard' "$TEST_TMP/status" || fail "status counters"
 
 # --- apply again: replaced, nothing duplicated
@@ -102,10 +104,10 @@ fw_apply 2>/dev/null || fail "second apply"
 [[ $(in_host nft list table inet pipelock | grep -c 'comment "guard"') == 1 ]] || fail "rules duplicated"
 
 # --- a config change: the record lets the new apply drop the old routes
-make_config "mark: 0x400000" "route_table: 77" "rule_priority: 7700"
+make_config "mark: 0x4000000" "route_table: 77" "rule_priority: 7700"
 in_host "$PLFW" firewall apply --config "$PLFW_CONFIG" 2>/dev/null || fail "apply with new config"
 in_host ip rule | grep -q 'lookup 8890' && fail "old ip rule left after a config change"
-in_host ip rule | grep -q '7700:.*fwmark 0x400000/0x400000 lookup 77' || fail "new ip rule: $(in_host ip rule)"
+in_host ip rule | grep -q '7700:.*fwmark 0x4000000/0x4000000 lookup 77' || fail "new ip rule: $(in_host ip rule)"
 [[ -z $(in_host ip route show table 8890) ]] || fail "old routes left after a config change"
 # remove works from the record, not the config
 fw_remove || fail "remove"

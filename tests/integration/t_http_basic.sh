@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # t_http_basic.sh - every plain-HTTP request is judged before a byte of it
-# reaches the upstream, IPv4 and IPv6: an allowed GET and a POST (100 KiB
-# Content-Length body, and a chunked one) pass byte-exact (the upstream's
-# body sha256 is the agent's); a secret in the query, in an Authorization
-# header, in a Content-Length body, in a chunked body split across chunks,
-# percent-encoded or base64 in the query gets 403 naming the reason, and the
-# upstream saw nothing of that request.  Each request gets an "http" audit
-# line (method, host, URL with the secret redacted, verdict, scanner).
+# reaches the upstream, IPv4 and IPv6.  Allowed GET and POSTs (a 100 KiB
+# Content-Length body, a chunked one, a 3 MiB one) pass byte-exact: the
+# upstream's body sha256 is the agent's.  A secret in the query, in an
+# Authorization header, in a Content-Length body (also at the very end of
+# 3 MiB), in a chunked body split across chunks, percent-encoded or base64
+# in the query gets 403 naming the reason, and the upstream saw nothing of
+# that request.  Each request gets an "http" audit line (method, host, URL
+# with the secret redacted, verdict, scanner, sizes).
 set -eu
 . tests/integration/lib.sh
 . tests/integration/helpers/tproxy.sh
@@ -64,7 +65,22 @@ for fam in 4 6; do
 	[[ $out == "STATUS 403 "* ]] || fail "secret split across chunks ($fam): '$out'"
 done
 
-for p in leak-query leak-auth leak-body leak-pct leak-b64 leak-chunk; do
+# a 3 MiB body (under max_body_bytes, held whole, then relayed unchanged)
+head -c 1572864 /dev/urandom | od -An -tx1 -v | tr -d " \n" >"$AGENT_TMP/big.txt"
+chmod 0644 "$AGENT_TMP/big.txt"
+out=$(as_agent curl -4 -sS --max-time 30 -H 'Content-Type: text/plain' \
+	--data-binary "@$AGENT_TMP/big.txt" "http://$V4_UP/post-big" 2>&1) || fail "3 MiB POST: $out"
+[[ $out == "ok POST /post-big" ]] || fail "3 MiB POST: got '$out'"
+[[ $(up_body_sha /post-big) == $(sha256sum <"$AGENT_TMP/big.txt" | cut -d' ' -f1) ]] ||
+	fail "3 MiB POST: upstream body differs"
+
+# the secret at the very end of a 3 MiB body: nothing of it went before
+{ cat "$AGENT_TMP/big.txt"; printf '&key=%s' "$SECRET"; } >"$AGENT_TMP/big-leak.txt"
+chmod 0644 "$AGENT_TMP/big-leak.txt"
+c=$(code -4 --data-binary "@$AGENT_TMP/big-leak.txt" "http://$V4_UP/leak-tail")
+[[ $c == 403 ]] || fail "secret at the end of a 3 MiB body: $c"
+
+for p in leak-query leak-auth leak-body leak-pct leak-b64 leak-chunk leak-tail; do
 	n=$(up_requests "/$p")
 	((n == 0)) || fail "upstream got $n /$p request(s)"
 done

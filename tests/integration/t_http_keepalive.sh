@@ -5,7 +5,8 @@
 # same after an allowed request with a 1 MiB response.  Pipelined (all in
 # one write): clean, clean, secret -> 200, 200, 403; clean, secret, clean
 # -> 200, 403 and the third is never judged nor forwarded.  Expect:
-# 100-continue is answered by the engine only once the head passed.
+# 100-continue is answered by the engine only once the head passed.  A
+# client that half-closes after its request still gets the response.
 set -eu
 . tests/integration/lib.sh
 . tests/integration/helpers/tproxy.sh
@@ -74,4 +75,20 @@ out=$(hc seq "$V4_UP" "$e3")
 out=$(as_agent curl -4 -sS --max-time 10 -H 'Expect: 100-continue' --data-binary 'abcdef' "http://$V4_UP/ex-curl" 2>&1) ||
 	fail "curl with Expect: 100-continue: $out"
 [[ $out == "ok POST /ex-curl" ]] || fail "curl with Expect: 100-continue: '$out'"
+
+# a client that half-closes after its request still gets the response
+out=$(as_agent "$PY" -c '
+import socket, sys
+s = socket.create_connection((sys.argv[1], 80), timeout=10)
+s.sendall(b"GET /hc-half HTTP/1.1\r\nHost: allowed.test\r\n\r\n")
+s.shutdown(socket.SHUT_WR)
+d = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    d += b
+print(d.split(b"\r\n", 1)[0].decode(), d.rsplit(b"\r\n\r\n", 1)[-1].decode().strip())
+' "$V4_UP" 2>&1) || fail "half-closing client: $out"
+[[ $out == "HTTP/1.1 200 OK ok GET /hc-half" ]] || fail "half-closing client: '$out'"
 log "PASS t_http_keepalive"

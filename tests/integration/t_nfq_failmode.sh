@@ -1,32 +1,28 @@
 #!/usr/bin/env bash
 # t_nfq_failmode.sh - the NFQUEUE path when the engine is gone:
-# fail_mode: closed -> engine killed (SIGKILL), agent DNS gets no answer and
-# the resolver never sees the query; fail_mode: open -> with no engine at
-# all, agent DNS flows (queue bypass).  Skips until `pipelock-fw run` starts
-# NFQUEUE workers (it logs "nfq N: queue bound").
+# fail_mode: closed -> engine killed (SIGKILL) or stopped (SIGTERM), agent
+# DNS fails within 1 s (bypass + the nfq-guard rejection, no resolver
+# timeout) and the resolver never sees the query; a restarted engine serves
+# again.  fail_mode: open -> with no engine at all, agent DNS flows (queue
+# bypass); with the engine running it is still inspected.
 set -eu
 . tests/integration/lib.sh
+. tests/integration/helpers/nfq.sh
 
 topo_up
 plfw_ready || skip "pipelock-fw firewall/run not built"
 need_cmd dnsmasq
 
 DNS_LOG=$TEST_TMP/dnsmasq.log
-bg_start "$TEST_TMP/dnsmasq.err" ip netns exec "$NET_NS" dnsmasq --keep-in-foreground \
-	--no-resolv --no-hosts --bind-interfaces --listen-address="$V4_UP" --port=53 \
-	--user=root --group=root --address=/dnsok.test/"$V4_UP" \
-	--log-queries --log-facility="$DNS_LOG"
-wait_until 10 eval "in_net ss -Hlun 'sport = :53' | grep -q ." || fail "dnsmasq did not start"
+nfq_dnsmasq "$NET_NS" "$V4_UP" "$DNS_LOG" --address=/dnsok.test/"$V4_UP"
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-# lookup NAME -- as the agent through the system resolver (timeout 1 s,
-# one attempt); sets L (ok|fail) and L_MS.
-lookup() {
-	local t0
-	t0=$(now_ms)
-	if as_agent timeout 5 getent hosts "$1" >/dev/null; then L=ok; else L=fail; fi
-	L_MS=$(($(now_ms) - t0))
-	log "lookup $1: $L in $L_MS ms"
+# refused_fast NAME WHY -- the lookup fails within 1 s, the resolver never
+# sees it
+refused_fast() {
+	nfq_lookup "$1"
+	[[ $L == fail ]] || fail "fail-closed ($2): lookup succeeded"
+	((L_MS < 1000)) || fail "fail-closed ($2): the lookup failed only after $L_MS ms"
+	! grep -q "$1" "$DNS_LOG" || fail "fail-closed ($2): the resolver saw the query"
 }
 
 # 1. closed: works with the engine, fails once it is killed
@@ -36,19 +32,34 @@ in_host "$PLFW" firewall apply --config "$PLFW_CONFIG" --nfqueue 2>"$TEST_TMP/ap
 engine_start --config "$PLFW_CONFIG" -v
 wait_until 5 grep -q 'nfq [0-9]*: queue bound (fail-closed)' "$TEST_TMP/engine.err" ||
 	skip "the engine does not start NFQUEUE workers yet"
-lookup first.dnsok.test
+nfq_lookup first.dnsok.test
 [[ $L == ok ]] || fail "lookup with the engine running failed"
 engine_kill9
-lookup dead.dnsok.test
-[[ $L == fail ]] || fail "fail-closed: lookup succeeded with the engine killed"
-! grep -q 'dead.dnsok.test' "$DNS_LOG" || fail "fail-closed: the resolver saw the query"
+refused_fast dead.dnsok.test "engine killed"
+# a new engine takes the queue over; SIGTERM unbinds it again
+engine_start --config "$PLFW_CONFIG" -v
+wait_until 5 eval "[[ \$(grep -c 'nfq 0: queue bound' '$TEST_TMP/engine.err') -ge 2 ]]" ||
+	fail "restarted engine did not bind the queue"
+nfq_lookup again.dnsok.test
+[[ $L == ok ]] || fail "lookup after the engine restart failed"
+engine_stop
+refused_fast stopped.dnsok.test "engine stopped"
 fw_remove >/dev/null 2>&1 || true
 
 # 2. open: no engine at all, DNS flows through the bypass
 make_config "fail_mode: open" "dns_servers: [\"$V4_UP\"]"
 in_host "$PLFW" firewall apply --config "$PLFW_CONFIG" --nfqueue 2>"$TEST_TMP/apply.err" ||
 	fail "apply --nfqueue (open): $(cat "$TEST_TMP/apply.err")"
-lookup open.dnsok.test
+nfq_lookup open.dnsok.test
 [[ $L == ok ]] || fail "fail-open: lookup without the engine failed"
 grep -q 'open.dnsok.test' "$DNS_LOG" || fail "fail-open: the resolver did not see the query"
+# fail-open only means "when the engine is gone": running, it judges
+engine_start --config "$PLFW_CONFIG" -v
+wait_until 5 grep -q 'nfq 0: queue bound (fail-open)' "$TEST_TMP/engine.err" ||
+	fail "fail-open engine did not bind the queue with FAIL_OPEN"
+nfq_lookup AKIAZ7Y6X5W4.V3U2T1S0R9Q8.dnsok.test
+[[ $L == fail ]] || fail "fail-open with the engine up: secret name resolved"
+! grep -qi 'akiaz7y6' "$DNS_LOG" || fail "fail-open: the resolver saw the secret"
+nfq_lookup up.dnsok.test
+[[ $L == ok ]] || fail "fail-open with the engine up: lookup failed"
 log ok

@@ -6,7 +6,8 @@ run as the agent uid (standard library only).
       Every FILE's bytes in one write (pipelining), then read until the
       server closes (or --timeout); prints one line per response:
       "STATUS <code> <body, first line>" (responses are framed by
-      Content-Length; 1xx interim responses are printed too).
+      Content-Length; 1xx interim responses are printed too).  --expect N:
+      stop after N responses instead.
   http_client.py seq HOST PORT FILE...
       Keep-alive: FILE 1, its response, FILE 2, its response, ... on one
       connection (an interim 100 counts as the response: the next FILE is
@@ -80,19 +81,25 @@ def cmd_send(a):
     payload = b"".join(open(f, "rb").read() for f in a.files)
     s = connect(a.host, a.port, a.timeout)
     s.sendall(payload)
-    data = read_all(s, time.time() + a.timeout)
     out = []
-    parse_responses(data, out)
+    if a.expect:
+        # stop after that many responses (the server may keep the line open)
+        deadline = time.time() + a.timeout
+        st = {"data": b""}
+        while len(out) < a.expect and read_one(s, deadline, out, st):
+            pass
+    else:
+        parse_responses(read_all(s, time.time() + a.timeout), out)
     print("\n".join(out))
     return 0
 
 
-def read_one(s, deadline, out):
-    """Read until one response (1xx included) is complete; False on EOF."""
-    data = b""
+def read_one(s, deadline, out, st):
+    """Read until one more response (1xx included) is complete; False on
+    EOF.  st["data"] keeps what was read beyond it."""
+    n = len(out)
     while time.time() < deadline:
-        n = len(out)
-        data = parse_responses(data, out)
+        st["data"] = parse_responses(st["data"], out)
         if len(out) > n:
             return True
         try:
@@ -102,20 +109,21 @@ def read_one(s, deadline, out):
             return False
         if not b:
             return False
-        data += b
+        st["data"] += b
     return False
 
 
 def cmd_seq(a):
     s = connect(a.host, a.port, a.timeout)
     out = []
+    st = {"data": b""}
     for f in a.files:
         try:
             s.sendall(open(f, "rb").read())
         except OSError:
             out.append("CLOSED")
             break
-        if not read_one(s, time.time() + a.timeout, out):
+        if not read_one(s, time.time() + a.timeout, out, st):
             out.append("CLOSED")
             break
     print("\n".join(out))
@@ -178,6 +186,7 @@ def main():
         q.add_argument("port", type=int)
         q.add_argument("files", nargs="+")
         q.add_argument("--timeout", type=float, default=10.0)
+        q.add_argument("--expect", type=int, default=0)
     q = sub.add_parser("stream")
     q.add_argument("host")
     q.add_argument("port", type=int)

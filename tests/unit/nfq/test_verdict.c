@@ -207,6 +207,67 @@ test_packet_parse(void)
 	is_int(nfq_packet_parse(b, n, 0, &pk), -1, "IP version 5 refused");
 }
 
+/* Append a DNS-over-TCP frame (length prefix + query) at s + off. */
+static size_t
+frame_put(uint8_t *s, size_t off, const char *name, unsigned qtype,
+    int extra)
+{
+	size_t n = dns_query(name, qtype, extra);
+
+	s[off] = (uint8_t)(n >> 8);
+	s[off + 1] = (uint8_t)n;
+	memcpy(s + off + 2, qbuf, n);
+	return off + n + 2;
+}
+
+/* DNS over TCP: frames decided one by one, allowed prefix forwarded. */
+static void
+test_dns_tcp(struct nfq_verdict_state *st, struct policy *p)
+{
+	struct nfq_packet pkt;
+	struct nfq_decision d;
+	uint8_t s[2048];
+	size_t n, a, b;
+
+	memset(&pkt, 0, sizeof(pkt));
+	set_addr(&pkt.src, "198.18.0.10", 40001);
+	set_addr(&pkt.dst, "198.18.0.53", 53);
+	pkt.uid = pkt.gid = 1000;
+	pkt.now_ms = now;
+
+	/* two allowed frames and half of a third */
+	a = frame_put(s, 0, "tcp-one.example.com", 1, 0);
+	b = frame_put(s, a, "tcp-two.example.com", 28, 0);
+	memcpy(s + b, s, 7);
+	is_int(nfq_verdict_dns_tcp(st, p, &pkt, s, b + 7, &d), (int)b,
+	    "dns/tcp: two whole allowed frames forwarded, partial kept");
+	is_int(nfq_verdict_dns_tcp(st, p, &pkt, s, 1, &d), 0,
+	    "dns/tcp: one byte of a prefix: need more");
+
+	/* allowed, then a secret: the first goes, the second refuses */
+	b = frame_put(s, a, "akia2e3r4t.5y6u7i8o9p.exfil.example.com", 16, 0);
+	is_int(nfq_verdict_dns_tcp(st, p, &pkt, s, b, &d), (int)a,
+	    "dns/tcp: allowed frame before a refused one forwarded");
+	is_int(nfq_verdict_dns_tcp(st, p, &pkt, s + a, b - a, &d), -1,
+	    "dns/tcp: secret-carrying name refused");
+	ok(d.verdict == NFQ_REJECT && d.audit, "dns/tcp: refusal audited");
+
+	/* shape: an answer record in the query -> refused */
+	n = frame_put(s, 0, "shape.example.com", 1, 1);
+	is_int(nfq_verdict_dns_tcp(st, p, &pkt, s, n, &d), -1,
+	    "dns/tcp: query with an answer record refused");
+	/* an impossible length prefix */
+	s[0] = 0;
+	s[1] = 3;
+	is_int(nfq_verdict_dns_tcp(st, p, &pkt, s, 5, &d), -1,
+	    "dns/tcp: length prefix below a header refused");
+	/* not a configured resolver */
+	set_addr(&pkt.dst, "198.18.0.99", 53);
+	n = frame_put(s, 0, "fine.example.com", 1, 0);
+	is_int(nfq_verdict_dns_tcp(st, p, &pkt, s, n, &d), -1,
+	    "dns/tcp: to a non-resolver refused");
+}
+
 int
 main(void)
 {
@@ -348,6 +409,7 @@ main(void)
 	decide(st, p, "198.18.5.5", 123, 1000, qbuf, 48, &d);
 	is_int(d.verdict, NFQ_ACCEPT, "UDP to allow_ip_cidrs accepted");
 
+	test_dns_tcp(st, p);
 	nfq_verdict_free(st);
 	policy_unref(p);
 	policy_unref(pq);

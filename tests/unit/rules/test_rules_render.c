@@ -1,8 +1,10 @@
 /*
  * test_rules_render.c - the ruleset description rendered as nft text: the
- * exact dump for a fixed config, and what each option changes (IPv6 off,
- * NFQUEUE native/xt, fail-open bypass, loopback_all), plus the refusals
- * (uid 0, overlapping marks, bad CIDR) and the apply record round trip.
+ * exact dump for a fixed config (native NFQUEUE form, fail-closed), and what
+ * each option changes (IPv6 off, NFQUEUE xt/off, fail-open, queue ranges,
+ * dns: block, loopback_all), plus the refusals (uid 0, overlapping marks,
+ * marks overlapping the NFQUEUE verdict bits, bad CIDR) and the apply
+ * record round trip.
  * No kernel: rules_set.c is pure.
  */
 #include <stdio.h>
@@ -13,6 +15,8 @@
 #include "rules/rules.h"
 #include "rules/rules_set.h"
 #include "tap.h"
+
+#include "nfq/nfq.h"
 
 static char *internal[] = { "10.0.0.0/8", "fc00::/7" };
 static char *allow[] = { "fd00:18::/64" };
@@ -72,7 +76,7 @@ render(const struct config *cfg, int flags, char *err, size_t errlen)
 
 static const char expected[] =
 "table inet pipelock {\n"
-"\tcomment \"pipelock-fw 1 mark=0x100000 emark=0x200000 table=8890 prio=8890 port=8890 q=0/1 nfq=none bypass=0 v6=1 flags=0x0\"\n"
+"\tcomment \"pipelock-fw 1 mark=0x100000 emark=0x200000 table=8890 prio=8890 port=8890 q=0/1 nfq=native open=0 v6=1 flags=0x2\"\n"
 "\n"
 "\tset agent_uids {\n"
 "\t\ttype uid\n"
@@ -102,6 +106,9 @@ static const char expected[] =
 "\tchain output {\n"
 "\t\ttype route hook output priority -150; policy accept;\n"
 "\t\tmeta mark & 0x00200000 == 0x00200000 counter accept comment \"engine\"\n"
+"\t\tmeta mark & 0x00400000 == 0x00400000 counter reject with icmpx port-unreachable comment \"nfq-reject\"\n"
+"\t\tmeta mark & 0x00800000 == 0x00800000 counter ct mark set ct mark | 0x00800000 accept comment \"nfq-allow\"\n"
+"\t\tmeta l4proto udp ct mark & 0x00800000 == 0x00800000 counter accept comment \"nfq-flow\"\n"
 "\t\tct mark & 0x00100000 == 0x00100000 counter meta mark set meta mark | 0x00100000 accept comment \"agent-flow\"\n"
 "\t\tmeta skuid @agent_uids counter jump agent comment \"agent-uid\"\n"
 "\t\tmeta skgid @agent_gids counter jump agent comment \"agent-gid\"\n"
@@ -113,6 +120,7 @@ static const char expected[] =
 "\t\tmeta l4proto tcp tcp dport 53 meta nfproto ipv6 ip6 daddr != @dns6 counter jump refuse comment \"dns-not-resolver\"\n"
 "\t\tmeta l4proto udp udp dport 53 meta nfproto ipv6 ip6 daddr != @dns6 counter jump refuse comment \"dns-not-resolver\"\n"
 "\t\tmeta l4proto tcp tcp dport 53 counter ct mark set ct mark | 0x00100000 meta mark set meta mark | 0x00100000 accept comment \"dns-tcp\"\n"
+"\t\tmeta l4proto udp udp dport 53 counter meta mark set meta mark | 0x02000000 queue num 0 bypass comment \"dns-udp\"\n"
 "\t\toifname \"lo\" meta l4proto tcp tcp dport @loopback_ports counter accept comment \"loopback-port\"\n"
 "\t\toifname \"lo\" meta l4proto udp udp dport @loopback_ports counter accept comment \"loopback-port\"\n"
 "\t\toifname \"lo\" counter jump refuse comment \"loopback-other\"\n"
@@ -124,6 +132,7 @@ static const char expected[] =
 "\n"
 "\tchain capture {\n"
 "\t\tmeta l4proto tcp counter ct mark set ct mark | 0x00100000 meta mark set meta mark | 0x00100000 accept comment \"tcp\"\n"
+"\t\tmeta l4proto udp counter meta mark set meta mark | 0x02000000 queue num 0 bypass comment \"udp\"\n"
 "\t\tcounter jump refuse comment \"other\"\n"
 "\t}\n"
 "\n"
@@ -148,6 +157,11 @@ static const char expected[] =
 "\t\ttype filter hook postrouting priority 0; policy accept;\n"
 "\t\toifname != \"lo\" meta mark & 0x00100000 == 0x00100000 counter drop comment \"guard\"\n"
 "\t}\n"
+"\n"
+"\tchain nfq-guard {\n"
+"\t\ttype filter hook output priority -140; policy accept;\n"
+"\t\tmeta mark & 0x02000000 == 0x02000000 meta mark & 0x01800000 == 0x00000000 counter reject with icmpx port-unreachable comment \"engine-down-udp\"\n"
+"\t}\n"
 "}\n"
 "ip route add local 0.0.0.0/0 dev lo table 8890 proto 80\n"
 "ip rule add fwmark 0x100000/0x100000 lookup 8890 priority 8890 protocol 80\n"
@@ -169,10 +183,18 @@ main(void)
 	char *out;
 
 	/* the exact dump */
-	out = render(cfg, 0, err, sizeof(err));
+	out = render(cfg, RULES_F_NFQ_NATIVE, err, sizeof(err));
 	ok(out != NULL, "default config renders");
 	is_str(out, expected, "dump matches the expected ruleset");
-	ok(!has(out, "queue"), "no NFQUEUE unless asked: UDP is refused");
+	free(out);
+	out = render(cfg, 0, err, sizeof(err));
+	ok(has(out, "nfq=xt") && has(out, "queue num 0 bypass"),
+	    "NFQUEUE by default (xt form unless native is forced)");
+	free(out);
+	out = render(cfg, RULES_F_NO_NFQUEUE, err, sizeof(err));
+	ok(!has(out, "queue") && !has(out, "nfq-reject") &&
+	    !has(out, "engine-down-udp") && has(out, "nfq=none"),
+	    "--nfqueue=off: no queue, no verdict-mark rules, UDP refused");
 	free(out);
 
 	/* IPv6 not captured: all agent IPv6 refused first, no v6 routes */
@@ -187,29 +209,46 @@ main(void)
 	free(out);
 	cfg->fw.ipv6 = 1;
 
-	/* NFQUEUE: native rule, xt as a comment, bypass only when fail-open */
+	/* NFQUEUE: native rule, xt as a comment, guard only when fail-closed */
 	out = render(cfg, RULES_F_NFQUEUE | RULES_F_NFQ_NATIVE, err, sizeof(err));
-	ok(has(out, "\t\tmeta l4proto udp udp dport 53 counter queue num 0 comment \"dns-udp\"\n"),
-	    "native: DNS queued");
 	ok(strstr(out, "dns-udp") < strstr(out, "loopback-port"),
 	    "native: DNS queued before the loopback exception");
-	ok(has(out, "\t\tmeta l4proto udp counter queue num 0 comment \"udp\"\n"),
-	    "native: UDP queued");
+	ok(strstr(out, "nfq-reject") < strstr(out, "agent-flow") &&
+	    strstr(out, "nfq-flow") < strstr(out, "agent-flow"),
+	    "verdict marks acted on before the TPROXY ct mark");
 	ok(has(out, "nfq=native"), "native: recorded");
 	free(out);
 	out = render(cfg, RULES_F_NFQUEUE | RULES_F_NFQ_XT, err, sizeof(err));
-	ok(has(out, "\t\t# meta l4proto udp counter queue num 0 comment \"udp\"\n"),
+	ok(has(out, "\t\t# meta l4proto udp counter meta mark set meta mark | 0x02000000 queue num 0 bypass comment \"udp\"\n"),
 	    "xt: shown commented out (not nft text)");
 	ok(has(out, "xt NFQUEUE target (rev 3, nft_compat)"), "xt: explained");
 	ok(has(out, "nfq=xt"), "xt: recorded");
 	free(out);
 	cfg->fw.fail_closed = 0;
 	cfg->fw.queue_num = 4;
-	out = render(cfg, RULES_F_NFQUEUE | RULES_F_NFQ_NATIVE, err, sizeof(err));
-	ok(has(out, "queue num 4 bypass comment \"udp\""), "fail-open: bypass");
+	out = render(cfg, RULES_F_NFQ_NATIVE | RULES_F_QUEUES(3), err,
+	    sizeof(err));
+	ok(has(out, "queue num 4-6 bypass comment \"udp\""),
+	    "three queues: a range (address-pair hash, no fanout)");
+	ok(!has(out, "engine-down-udp") && has(out, "open=1"),
+	    "fail-open: no guard chain, recorded");
 	free(out);
 	cfg->fw.fail_closed = 1;
 	cfg->fw.queue_num = 0;
+
+	/* dns: block -> DNS refused in the rules, nothing queued for it */
+	cfg->fw.dns = FW_DNS_BLOCK;
+	out = render(cfg, RULES_F_NFQ_NATIVE, err, sizeof(err));
+	ok(has(out, "\t\tmeta l4proto udp udp dport 53 counter jump refuse comment \"dns-block\"\n") &&
+	    has(out, "\t\tmeta l4proto tcp tcp dport 53 counter jump refuse comment \"dns-block\"\n") &&
+	    !has(out, "dns-udp") && !has(out, "dns-tcp"), "dns: block refuses DNS");
+	free(out);
+	cfg->fw.dns = FW_DNS_INSPECT;
+	cfg->fw.mark = NFQ_MARK_ALLOW;
+	out = render(cfg, 0, err, sizeof(err));
+	ok(out == NULL && has(err, "NFQUEUE verdict marks"),
+	    "firewall.mark overlapping the verdict marks refused");
+	cfg->fw.mark = FW_DEFAULT_MARK;
 
 	/* loopback_all */
 	cfg->fw.loopback_all = 1;

@@ -580,6 +580,73 @@ test_unsupported(void)
 	dlp_free(d);
 }
 
+/*
+ * Differential: random text dense in digits, separators, letters and
+ * fragments of real formats, matched with the Vectorscan prefilter and
+ * shape pass, and with PCRE2 alone; both must find the same patterns.
+ */
+static void
+test_differential(void)
+{
+	static const char *frag[] = {
+		"4111", "1111", " ", "-", "0", "GB82", "WEST", "1234",
+		"5698765432", "078", "05", "1120", "_", ".", "\n", "abandon",
+		"about", "legal", "winner", "thank", "yellow", ",", "|", ":",
+		"5HueCGU8rMjxEXxiPuD5BDku4MkFqeZyd4dZ1jvhTVqvbTLvyTJ",
+		"MTk4NjIyNDgzNDcxOTI1MjQ4", "Ab9", "x", "DE89370400440532013000",
+		"6011111111111117", "378282246310005", "Z", "ab_", "..",
+		"KwdMAjGmerYanjeui5SHS7JkmpZvVipYvB2LJGU1ZxJwYvP98617",
+	};
+	struct scanner_config cfg;
+	struct dlp *a, *b;
+	struct scan_result ra, rb;
+	char err[256], buf[600];
+	unsigned seed = 12345, i, n, k, diff = 0, hits = 0;
+	size_t len;
+
+	cfg_init(&cfg);
+	a = dlp_new(&cfg, err, sizeof(err));
+	b = dlp_new(&cfg, err, sizeof(err));
+	dlp_set_prefilter(b, 0);
+	for (i = 0; i < 20000; i++) {
+		len = 0;
+		n = 1 + (seed = seed * 1103515245 + 12345) % 40;
+		while (n-- > 0) {
+			const char *f;
+
+			seed = seed * 1103515245 + 12345;
+			f = frag[(seed >> 8) % (sizeof(frag) / sizeof(frag[0]))];
+			if (len + strlen(f) + 1 >= sizeof(buf))
+				break;
+			memcpy(buf + len, f, strlen(f));
+			len += strlen(f);
+			if ((seed >> 20) % 3 == 0)
+				buf[len++] = ' ';
+		}
+		scan_result_reset(&ra);
+		scan_result_reset(&rb);
+		dlp_scan_text(a, buf, len, SCAN_WHERE_BODY, NULL, 0, &ra);
+		dlp_scan_text(b, buf, len, SCAN_WHERE_BODY, NULL, 0, &rb);
+		hits += ra.nfindings > 0;
+		for (k = 0; k < rb.nfindings; k++)
+			if (rb.findings[k].pattern &&
+			    !find_pattern(&ra, rb.findings[k].pattern)) {
+				if (diff++ < 5)
+					diag("missed %s in \"%.*s\"",
+					    rb.findings[k].pattern, (int)len,
+					    buf);
+			}
+		for (k = 0; k < ra.nfindings; k++)
+			if (ra.findings[k].pattern &&
+			    !find_pattern(&rb, ra.findings[k].pattern))
+				diff++;
+	}
+	is_int(diff, 0, "20000 random inputs (%u with findings): prefilter "
+	    "and PCRE2 alone agree", hits);
+	dlp_free(a);
+	dlp_free(b);
+}
+
 int
 main(void)
 {
@@ -601,5 +668,6 @@ main(void)
 	test_threads();
 	test_ci_prefix();
 	test_unsupported();
+	test_differential();
 	return tap_done();
 }

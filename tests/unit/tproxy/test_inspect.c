@@ -476,6 +476,14 @@ fake_resolve(void *ctx, const char *host)
 	return strcmp(host, (const char *)ctx) == 0;
 }
 
+/* ctx: an int, the answer (-2 pending, then 1/0/-1). */
+static int
+later_resolve(void *ctx, const char *host)
+{
+	(void)host;
+	return *(int *)ctx;
+}
+
 static void
 test_host_and_tunnels(void)
 {
@@ -526,6 +534,34 @@ test_host_and_tunnels(void)
 	ok(s.kind == INSPECT_BLOCK && s.status == 403 && s.flen == 0,
 	    "strict: name resolving elsewhere refused");
 	sim_free(&s);
+	/* An asynchronous answer: WAIT, then the same head judged again. */
+	{
+		struct inspect *in;
+		struct inspect_action act;
+		int answer = -2;
+
+		ic.host_matches = later_resolve;
+		ic.host_ctx = &answer;
+		in = inspect_new(&ic, (struct sockaddr *)&dst4, sizeof(dst4),
+		    NULL);
+		ok(inspect_feed(in, named, sizeof(named) - 1, &act) ==
+		    INSPECT_WAIT && act.audit == NULL,
+		    "strict: lookup pending -> WAIT, nothing forwarded");
+		answer = 1;
+		ok(inspect_feed(in, named, sizeof(named) - 1, &act) ==
+		    INSPECT_FORWARD && act.len == sizeof(named) - 1,
+		    "strict: answer in -> the held head passes");
+		inspect_free(in);
+		answer = -2;
+		in = inspect_new(&ic, (struct sockaddr *)&dst4, sizeof(dst4),
+		    NULL);
+		(void)inspect_feed(in, named, sizeof(named) - 1, &act);
+		answer = 0;
+		ok(inspect_feed(in, named, sizeof(named) - 1, &act) ==
+		    INSPECT_BLOCK && act.status == 403,
+		    "strict: answer in, elsewhere -> refused");
+		inspect_free(in);
+	}
 	config_base(&ic);
 
 	/* Decrypted HTTPS: Host must be the SNI; URLs are https://. */
