@@ -791,6 +791,11 @@ warn_table(struct verify_ctx *v)
 	}
 	nu = rules_nft_set_u32("agent_uids", uids, VERIFY_MAX_IDS);
 	ng = rules_nft_set_u32("agent_gids", gids, VERIFY_MAX_IDS);
+	if (nu == -1 && ng == -1) {
+		printf("  note: cannot read the agent sets of table inet "
+		    RULES_TABLE_NAME "\n");
+		return;
+	}
 	if (!id_listed(uids, nu, v->uid) && !id_listed(gids, ng, v->gid)) {
 		warn(v, "uid %u (%s) is not an agent of the installed table: "
 		    "the firewall does not confine it", (unsigned)v->uid,
