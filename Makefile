@@ -21,6 +21,7 @@ PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/sbin
 MANDIR	?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+UNITDIR	?= /lib/systemd/system
 DESTDIR	?=
 PKG_CONFIG ?= pkg-config
 CC	?= cc
@@ -183,13 +184,16 @@ install: $(BIN)
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/pipelock-fw
 	for m in man/*.8; do [ -e "$$m" ] && install -m 0644 $$m $(DESTDIR)$(MANDIR)/man8/ || true; done
 	for m in man/*.5; do [ -e "$$m" ] && install -m 0644 $$m $(DESTDIR)$(MANDIR)/man5/ || true; done
-	install -d $(DESTDIR)$(SYSCONFDIR)/pipelock-fw
+	install -d $(DESTDIR)$(SYSCONFDIR)/pipelock-fw $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/logrotate.d
 	install -m 0644 scripts/pipelock-fw.example.yaml $(DESTDIR)$(SYSCONFDIR)/pipelock-fw/pipelock.yaml.example
+	sed 's|/usr/local/sbin/pipelock-fw|$(BINDIR)/pipelock-fw|g' scripts/pipelock-fw.service >$(DESTDIR)$(UNITDIR)/pipelock-fw.service
+	install -m 0644 scripts/pipelock-fw.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/pipelock-fw
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/pipelock-fw $(DESTDIR)$(MANDIR)/man8/pipelock-fw.8 \
 	      $(DESTDIR)$(MANDIR)/man5/pipelock-fw.yaml.5 \
-	      $(DESTDIR)$(SYSCONFDIR)/pipelock-fw/pipelock.yaml.example
+	      $(DESTDIR)$(SYSCONFDIR)/pipelock-fw/pipelock.yaml.example \
+	      $(DESTDIR)$(UNITDIR)/pipelock-fw.service $(DESTDIR)$(SYSCONFDIR)/logrotate.d/pipelock-fw
 
 clean:
 	rm -rf build build-asan build-fuzz

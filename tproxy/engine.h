@@ -30,6 +30,7 @@ struct loop;
 struct conn;
 struct policy;
 struct resolver;
+struct killswitch;
 
 struct uid_count {
 	uid_t		uid;
@@ -47,6 +48,7 @@ struct engine {
 	pthread_mutex_t		 uid_lock;
 	struct uid_count	 uids[ENGINE_UID_SLOTS];
 	struct resolver		*resolver;
+	struct killswitch	*ks;		/* checked at decisions, relays */
 	struct worker		*workers;
 	int			 nworkers;
 };
