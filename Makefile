@@ -100,6 +100,7 @@ run: $(BIN)
 # The first run (root): a throwaway network-namespace world with an agent,
 # the firewall applied there only, allowed and blocked requests; cleans up.
 demo: $(BIN)
+	@sh scripts/deps.sh all
 	sh scripts/demo.sh $(BIN)
 
 $(BUILD)/%.o: %.c

@@ -20,6 +20,7 @@ static const struct command commands[] = {
 	{ "check", check_main, "would a URL, body or DNS name be blocked?" },
 	{ "generate", generate_main, "print deployment files (nftables, ...)" },
 	{ "verify", verify_main, "run the isolation checks as an agent user" },
+	{ "tls", tls_main, "create or install the TLS interception CA" },
 };
 
 static void

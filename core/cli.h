@@ -23,5 +23,6 @@ int firewall_main(int argc, char **argv);	/* rules/rules_cli.c */
 int run_main(int argc, char **argv);		/* tproxy/engine.c */
 int generate_main(int argc, char **argv);	/* rules/rules_cli.c */
 int verify_main(int argc, char **argv);		/* core/deploy_verify.c */
+int tls_main(int argc, char **argv);		/* core/tlsca.c */
 
 #endif

@@ -1344,6 +1344,7 @@ static const struct key_spec tls_keys[] = {
 	  .parse = tls_enabled_key },
 	K_PATH("ca_cert", tls.ca_cert),
 	K_PATH("ca_key", tls.ca_key),
+	K_PATH("upstream_ca_file", tls.upstream_ca_file),
 	K_LIST("passthrough_domains", tls.passthrough_domains, KT_STRLIST,
 	    F_NONEMPTY),
 	{ .name = "cert_ttl", .type = KT_DURATION,
@@ -2047,6 +2048,7 @@ config_free(struct config *cfg)
 	free(cfg->fetch_proxy.user_agent);
 	free(cfg->tls.ca_cert);
 	free(cfg->tls.ca_key);
+	free(cfg->tls.upstream_ca_file);
 	sl_clear(&cfg->tls.passthrough_domains);
 	sl_clear(&cfg->request_body.sensitive_headers);
 	sl_clear(&cfg->request_body.ignore_headers);

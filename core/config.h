@@ -116,6 +116,7 @@ struct config {
 		unsigned cert_ttl_seconds;
 		unsigned cert_cache_size;
 		uint64_t max_response_bytes;
+		char	*upstream_ca_file;	/* extra upstream trust anchors */
 	} tls;
 
 	struct {

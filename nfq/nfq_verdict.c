@@ -22,7 +22,9 @@
 #include <sys/random.h>
 
 #include "core/config.h"
+#include "core/killswitch.h"
 #include "core/policy.h"
+#include "core/tlsca.h"
 #include "nfq/nfq_quic.h"
 #include "nfq/nfq_verdict.h"
 #include "scanner/cidr.h"
@@ -318,6 +320,15 @@ flow_find(struct nfq_verdict_state *st, const struct flow_key *k,
 	return lru;
 }
 
+/* The engine's kill switch (nfq_verdict_set_killswitch), NULL: none. */
+static const struct killswitch *nfq_killswitch;
+
+void
+nfq_verdict_set_killswitch(const struct killswitch *ks)
+{
+	nfq_killswitch = ks;
+}
+
 static void
 set_block(struct nfq_decision *d, enum nfq_verdict v, const char *why)
 {
@@ -487,6 +498,11 @@ nfq_decide_quic(struct nfq_verdict_state *st, const struct policy *p,
 		return;
 	}
 	snprintf(d->host, sizeof(d->host), "%s", th.sni);
+	if (tlsca_intercepts(cfg, th.sni)) {	/* HTTP/3 would skip the MITM */
+		set_block(d, NFQ_REJECT, "QUIC to an intercepted name "
+		    "(tls_interception); clients fall back to TCP");
+		return;
+	}
 	r = scanner_check_domain(p->scanner, th.sni, SCAN_WHERE_SNI, &res);
 	apply_scan(d, &res, r, cfg->enforce, NFQ_ACCEPT_FLOW);
 	if (d->verdict == NFQ_ACCEPT_FLOW) {
@@ -586,6 +602,13 @@ nfq_verdict_decide(struct nfq_verdict_state *st, const struct policy *p,
 	struct flow_key fk;
 
 	memset(d, 0, sizeof(*d));
+	if (nfq_killswitch != NULL && killswitch_active(nfq_killswitch)) {
+		/* before the remembered flows: the switch cuts them too */
+		d->event = dport == NFQ_DNS_PORT ? "dns" : "udp";
+		d->scanner = "kill_switch";
+		set_block(d, NFQ_REJECT, "kill_switch");
+		return;
+	}
 	d->verdict = NFQ_ACCEPT;
 	d->verdict_name = NULL;
 	lists_refresh(st, p);

@@ -101,6 +101,14 @@ struct nfq_verdict_state;
 int nfq_packet_parse(const uint8_t *p, size_t len, int gso,
     struct nfq_packet *pkt);
 
+/*
+ * The engine's kill switch: while it is active every datagram is refused
+ * with reason kill_switch, allowed flows included.  Set once before the
+ * workers start (NULL: none).
+ */
+struct killswitch;
+void nfq_verdict_set_killswitch(const struct killswitch *ks);
+
 /* Budget table + QUIC reassembly table; NULL on allocation failure. */
 struct nfq_verdict_state *nfq_verdict_new(void);
 void nfq_verdict_free(struct nfq_verdict_state *st);

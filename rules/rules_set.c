@@ -439,6 +439,20 @@ nomem:
 			goto nomem;					\
 	} while (0)
 
+/* The port of kill_switch.api_listen ("host:port"), 0 when unset. */
+static uint16_t
+killswitch_api_port(const struct config *cfg)
+{
+	const char *c = cfg->kill_switch.api_listen;
+	char *end;
+	unsigned long v;
+
+	if (c == NULL || (c = strrchr(c, ':')) == NULL)
+		return 0;
+	v = strtoul(c + 1, &end, 10);
+	return *end == '\0' && v <= 65535 ? (uint16_t)v : 0;
+}
+
 struct rules_set *
 rules_set_build(const struct config *cfg, const struct rules_params *p,
     char *err, size_t errlen)
@@ -488,6 +502,13 @@ rules_set_build(const struct config *cfg, const struct rules_params *p,
 	if (!p->ipv6) {
 		ADD("agent", "no-ipv6");
 		match_v(r, RM_NFPROTO, NFPROTO_IPV6);
+		verdict_jump(r, "refuse");
+	}
+	/* the kill switch API is never the agent's, even in loopback_ports */
+	if (killswitch_api_port(cfg) != 0) {
+		ADD("agent", "killswitch-api");
+		match_ifname(r, RM_OIFNAME, 0);
+		match_dport(r, IPPROTO_TCP, killswitch_api_port(cfg));
 		verdict_jump(r, "refuse");
 	}
 	for (i = 0; fw->dns == FW_DNS_BLOCK && i < 2; i++) {

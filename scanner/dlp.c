@@ -59,6 +59,7 @@
 #define DLP_SEED_DIRECT		1024	/* seed scan without a prefilter pass */
 #define DLP_NORM_MIN		(64 * 1024)	/* per-thread normalise buffer */
 #define DLP_NORM_KEEP		(4 * 1024 * 1024)	/* larger ones are freed */
+#define DLP_RSLOT_NONE		DLP_DEPTH_MAX	/* run triggers not kept */
 
 enum dlp_label {
 	DLP_LABEL_DLP = 0,
@@ -141,6 +142,11 @@ struct dlp_tls {
 	size_t			 nreg;
 	char			*norm;		/* dlp_scan_text's copy */
 	size_t			 normcap;
+	uint64_t		*tshape;	/* shape triggers, one pass */
+	size_t			 ntshape;
+	/* Run triggers per text depth, kept while deeper layers scan. */
+	uint64_t		*truns[DLP_RSLOT_NONE + 1];
+	size_t			 ntruns[DLP_RSLOT_NONE + 1];
 };
 
 static _Thread_local struct dlp_tls dlp_tls;
@@ -166,6 +172,9 @@ dlp_tls_free(void *unused)
 	}
 	free(t->reg);
 	free(t->norm);
+	free(t->tshape);
+	for (i = 0; i <= DLP_RSLOT_NONE; i++)
+		free(t->truns[i]);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -173,6 +182,20 @@ static void
 dlp_tls_key_init(void)
 {
 	(void)pthread_key_create(&dlp_tls_key, dlp_tls_free);
+}
+
+/* Byte-class tables, filled once before the first struct dlp exists. */
+static pthread_once_t dlp_tables_once = PTHREAD_ONCE_INIT;
+static void dlp_scls_init(void);
+static void dlp_class_init(void);
+static void dlp_ktab_init(void);
+
+static void
+dlp_tables_init(void)
+{
+	dlp_scls_init();
+	dlp_class_init();
+	dlp_ktab_init();
 }
 
 static int dlp_text(const struct dlp *d, const char *buf, size_t len,
@@ -679,6 +702,7 @@ dlp_new(const struct scanner_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "dlp: out of memory");
 		return NULL;
 	}
+	pthread_once(&dlp_tables_once, dlp_tables_init);
 	d->prefilter = 1;
 	d->seed_enabled = cfg->seed_enabled;
 	d->seed_min = cfg->seed_min_words >= 12 ? cfg->seed_min_words : 12;
@@ -1034,7 +1058,6 @@ dlp_do_seed(const struct dlp *d, const struct dlp_regions *r,
 #define S_SSEP	0x20	/* seed word separators: [-\s,|;:] */
 
 static unsigned char dlp_scls[256];
-static pthread_once_t dlp_scls_once = PTHREAD_ONCE_INIT;
 
 static void
 dlp_scls_init(void)
@@ -1084,13 +1107,20 @@ dlp_shape_digits(struct dlp_tls *t, ssize_t cc, ssize_t ssn, size_t ds,
 		dlp_region_add(&t->reg[ssn], ds, de);
 }
 
-static void
-dlp_shapes(const struct dlp *d, struct dlp_tls *t, const char *buf,
-    size_t len, int want)
+/*
+ * The shape pass over [from, ...): from must be a point where a scan from
+ * 0 would stand with no digit run open and no seed words counted (0, or
+ * see dlp_shapes_sync()).  Runs at least to `to` and then on until that
+ * state holds again, and returns where it stopped: scanning the buffer in
+ * such ranges adds exactly the regions one scan from 0 adds.
+ */
+static size_t
+dlp_shapes_range(const struct dlp *d, struct dlp_tls *t, const char *buf,
+    size_t len, int want, size_t from, size_t to)
 {
 	const unsigned char *s = (const unsigned char *)buf;
 	struct dlp_regions *seed = &t->reg[d->npats];
-	size_t i = 0, j, z, y, x, ds = 0, de = 0, ndig = 0, nhyph = 0;
+	size_t i = from, j, z, y, x, ds = 0, de = 0, ndig = 0, nhyph = 0;
 	size_t ws = 0, words = 0;
 	ssize_t iban = d->shape_idx[DLP_SHAPE_IBAN];
 	ssize_t wif = d->shape_idx[DLP_SHAPE_WIF];
@@ -1102,8 +1132,7 @@ dlp_shapes(const struct dlp *d, struct dlp_tls *t, const char *buf,
 
 	if (!(want & DLP_WANT_PATTERNS))
 		iban = wif = disc = cc = ssn = -1;
-	pthread_once(&dlp_scls_once, dlp_scls_init);
-	while (i < len) {
+	while (i < len && (i < to || open || words)) {
 		c = dlp_scls[s[i]];
 		if (!(c & S_WORD)) {
 			/* Spaces and '-' keep a digit run open. */
@@ -1176,6 +1205,333 @@ dlp_shapes(const struct dlp *d, struct dlp_tls *t, const char *buf,
 	}
 	if (open)
 		dlp_shape_digits(t, cc, ssn, ds, de, ndig, nhyph);
+	return i;
+}
+
+/*
+ * The latest point at or before p (not before lo, where the pass stands)
+ * where the shape pass's state is known to be empty: right after a byte
+ * that is neither \w nor a separator, or after a \w run that closes a
+ * digit run and resets the seed word count.
+ */
+static size_t
+dlp_shapes_sync(const unsigned char *s, size_t p, size_t lo)
+{
+	size_t x = p, w;
+	unsigned char c, k;
+
+	/* Before the \w run holding p or ending right before it. */
+	while (x > lo && (dlp_scls[s[x - 1]] & S_WORD))
+		x--;
+	while (x > lo) {
+		c = dlp_scls[s[x - 1]];
+		if (!(c & (S_WORD | S_DSEP | S_SSEP)))
+			return x;
+		if (!(c & S_WORD)) {
+			x--;
+			continue;
+		}
+		k = S_DIGIT | S_ALPHA;
+		for (w = x; w > lo && ((c = dlp_scls[s[w - 1]]) & S_WORD); w--)
+			k &= c;
+		if (!(k & S_DIGIT) &&
+		    !((k & S_ALPHA) && x - w >= 3 && x - w <= 8))
+			return x;
+		x = w;
+	}
+	return lo;
+}
+
+/*
+ * Triggers: where the scalar passes have something to do.
+ *
+ * Benign text keeps the shape pass and the encoded-run finder (dlp_runs)
+ * busy on every byte while nearly no byte starts anything, so one SIMD
+ * pass classifies 64 bytes at a time into bit masks and marks, with
+ * shifts and ANDs over those masks, the bytes where a necessary condition
+ * of each thing holds: the last byte of
+ *  - runs: 16 token bytes (a run worth decoding) or 23 bytes of hex and
+ *    its separators (8 separated pairs, "de:ad:..", "\xde\xad..");
+ *  - card: 15 bytes of digits, ' ' and '-' starting with 4 digits;
+ *  - SSN: ddd-dd-dddd;  IBAN: a \w run starting with two letters and two
+ *    digits;  WIF: 51 of [1-9A-Za-z];  Discord: 24 alphanumerics + '.';
+ *  - seed phrase: 47 bytes (12 words of 3+ letters and their separators)
+ *    holding only letters and seed separators, no letter run shorter than
+ *    3 or longer than 8.
+ * The scalar passes then run only from a synchronisation point before
+ * each trigger (dlp_shapes_sync(), dlp_runs_sync()), so they find exactly
+ * what a scan of every byte finds; the tests compare with the
+ * PCRE2-only mode, which still scans every byte.  Without AVX-512 (VBMI)
+ * the trigger pass is skipped and every byte is scanned as before.
+ */
+#define K_TOK	0x01	/* C_TOK */
+#define K_HEX	0x02
+#define K_HSEP	0x04	/* hex byte separators : - space , */
+#define K_W	0x08
+#define K_D	0x10
+#define K_L	0x20
+#define K_SSEP	0x40
+#define K_DS	0x80	/* digit, ' ', '-' */
+#define K2_DOT	0x01
+#define K2_HY	0x02
+#define K2_BS	0x04	/* '\\' */
+#define K2_X	0x08	/* 'x' 'X' */
+#define K2_ZERO	0x10
+
+static unsigned char dlp_ktab[2][128];
+static int dlp_simd;
+
+static void
+dlp_ktab_init(void)
+{
+	int c;
+
+	for (c = 0; c < 128; c++) {
+		int alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+		int digit = c >= '0' && c <= '9';
+		unsigned char k = 0, k2 = 0;
+
+		if (alpha || digit || c == '+' || c == '/' || c == '-' ||
+		    c == '_' || c == '=' || c == '.')
+			k |= K_TOK;
+		if (digit || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'))
+			k |= K_HEX;
+		if (c == ':' || c == '-' || c == ' ' || c == ',')
+			k |= K_HSEP;
+		if (alpha || digit || c == '_')
+			k |= K_W;
+		if (digit)
+			k |= K_D | K_DS;
+		if (alpha)
+			k |= K_L;
+		if (c == '-' || c == ' ' || (c >= '\t' && c <= '\r') ||
+		    c == ',' || c == '|' || c == ';' || c == ':')
+			k |= K_SSEP;
+		if (c == ' ' || c == '-')
+			k |= K_DS;
+		k2 |= c == '.' ? K2_DOT : 0;
+		k2 |= c == '-' ? K2_HY : 0;
+		k2 |= c == '\\' ? K2_BS : 0;
+		k2 |= (c | 0x20) == 'x' ? K2_X : 0;
+		k2 |= c == '0' ? K2_ZERO : 0;
+		dlp_ktab[0][c] = k;
+		dlp_ktab[1][c] = k2;
+	}
+#if defined(__x86_64__) && defined(__GNUC__)
+	__builtin_cpu_init();
+	dlp_simd = __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vbmi");
+#endif
+}
+
+/* x shifted towards higher byte positions by k, fed from the block before. */
+#define SHL(x, px, k)	((x) << (k) | (px) >> (64 - (k)))
+
+/*
+ * Bytes ending n in a row of a class: zero bits spread forward n - 1
+ * places (within the block), and the block before reaches in with its
+ * trailing run of `run` bytes.
+ */
+static inline uint64_t
+dlp_row(uint64_t m, unsigned run, unsigned n)
+{
+	uint64_t z = ~m;
+	unsigned sp = 1, k;
+
+	while (sp < n) {
+		k = n - sp < sp ? n - sp : sp;
+		z |= z << k;
+		sp += k;
+	}
+	return ~z & (run + 1 >= n ? ~0ULL : ~0ULL << (n - 1 - run));
+}
+
+/* Trailing run of a class after this block, saturated. */
+static inline unsigned
+dlp_row_next(uint64_t m, unsigned run)
+{
+	if (m == ~0ULL)
+		return run + 64 > 4096 ? 4096 : run + 64;
+	return (unsigned)__builtin_clzll(~m);
+}
+
+/* What the triggers of a block need from the block before. */
+struct dlp_carry {
+	unsigned	rtok, rds, rl, rg;
+	uint64_t	d, d2, d4, l, l2, nw, hy, hex, h2, hs, e24, bs, zero;
+};
+
+/* Triggers of one block from its class masks; c holds the block before. */
+static inline void
+dlp_trig_block(struct dlp_carry *c, uint64_t k0[8], uint64_t k1[5],
+    int shapes, uint64_t *rt, uint64_t *st)
+{
+	uint64_t tok = k0[0], hex = k0[1], hs = k0[2], w = k0[3], d = k0[4];
+	uint64_t l = k0[5], ssep = k0[6], ds = k0[7], dot = k1[0], hy = k1[1];
+	uint64_t bs = k1[2], x = k1[3], zero = k1[4];
+	uint64_t t, d2, d4, l2, h2, e24, bad, nw = ~w;
+
+	/* Token runs of 16; joints of separated hex pairs (see above). */
+	h2 = hex & SHL(hex, c->hex, 1);
+	t = dlp_row(tok, c->rtok, 16);
+	t |= hs & SHL(h2, c->h2, 1) & SHL(hs, c->hs, 3) & SHL(h2, c->h2, 4);
+	t |= x & (SHL(bs, c->bs, 1) | (SHL(zero, c->zero, 1) &
+	    (SHL(h2, c->h2, 2) | (SHL(h2, c->h2, 3) & SHL(hs, c->hs, 2))))));
+	*rt = t;
+	if (shapes) {
+		d2 = d & SHL(d, c->d, 1);
+		d4 = d2 & SHL(d2, c->d2, 2);
+		/* IBAN: non-word, letter, letter, digit, digit. */
+		t = d2 & SHL(l, c->l, 2) & SHL(l, c->l, 3) & SHL(nw, c->nw, 4);
+		/* SSN: ddd-dd-dddd. */
+		t |= d4 & SHL(hy, c->hy, 4) & SHL(d2, c->d2, 5) &
+		    SHL(hy, c->hy, 7) & SHL(d, c->d, 8) & SHL(d2, c->d2, 9);
+		/* Card: 15 of [0-9 -] whose first 4 are digits. */
+		t |= dlp_row(ds, c->rds, 15) & SHL(d4, c->d4, 11);
+		/* WIF: 51 base58 bytes; Discord: 24 alphanumerics then '.'. */
+		t |= dlp_row(tok, c->rtok, 51);
+		e24 = dlp_row(tok, c->rtok, 24);
+		t |= dot & SHL(e24, c->e24, 1);
+		/*
+		 * Seed: bad bytes are neither letters nor separators, the
+		 * 9th letter of a run, and the byte after a run of 1 or 2
+		 * letters; 47 good bytes in a row end a possible phrase.
+		 */
+		l2 = l & SHL(l, c->l, 1);
+		bad = ~(l | ssep) | dlp_row(l, c->rl, 9) |
+		    (~l & SHL(l, c->l, 1) & ~SHL(l2, c->l2, 2));
+		t |= dlp_row(~bad, c->rg, 47);
+		c->rds = dlp_row_next(ds, c->rds);
+		c->rl = dlp_row_next(l, c->rl);
+		c->rg = dlp_row_next(~bad, c->rg);
+		c->d = d;
+		c->d2 = d2;
+		c->d4 = d4;
+		c->l = l;
+		c->l2 = l2;
+		c->nw = nw;
+		c->hy = hy;
+		c->e24 = e24;
+		*st = t;
+	}
+	c->rtok = dlp_row_next(tok, c->rtok);
+	c->hex = hex;
+	c->h2 = h2;
+	c->hs = hs;
+	c->bs = bs;
+	c->zero = zero;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+/*
+ * AVX-512 classification: one 128-entry table lookup per 64 bytes gives
+ * every class at once; bytes >= 0x80 are in no class.  rt/st receive one
+ * bit per byte ((len + 63) / 64 words each; st may be NULL).
+ */
+__attribute__((target("avx512f,avx512bw,avx512vbmi")))
+static void
+dlp_trig_avx512(const unsigned char *s, size_t len, uint64_t *rt,
+    uint64_t *st)
+{
+	struct dlp_carry c;
+	__m512i t0lo = _mm512_loadu_si512(dlp_ktab[0]);
+	__m512i t0hi = _mm512_loadu_si512(dlp_ktab[0] + 64);
+	__m512i t1lo = _mm512_loadu_si512(dlp_ktab[1]);
+	__m512i t1hi = _mm512_loadu_si512(dlp_ktab[1] + 64);
+	__m512i v, c0, c1;
+	__mmask64 m, ascii;
+	uint64_t k0[8], k1[5], sdummy;
+	size_t b, nb = (len + 63) / 64;
+	int i;
+
+	memset(&c, 0, sizeof(c));
+	c.nw = ~0ULL;		/* before the buffer: a \b boundary */
+	for (b = 0; b < nb; b++) {
+		m = len - b * 64 >= 64 ? ~0ULL : (1ULL << (len - b * 64)) - 1;
+		v = _mm512_maskz_loadu_epi8(m, s + b * 64);
+		ascii = ~_mm512_movepi8_mask(v) & m;
+		c0 = _mm512_maskz_permutex2var_epi8(ascii, t0lo, v, t0hi);
+		c1 = _mm512_maskz_permutex2var_epi8(ascii, t1lo, v, t1hi);
+		for (i = 0; i < 8; i++)
+			k0[i] = _mm512_test_epi8_mask(c0,
+			    _mm512_set1_epi8((char)(1 << i)));
+		for (i = 0; i < 5; i++)
+			k1[i] = _mm512_test_epi8_mask(c1,
+			    _mm512_set1_epi8((char)(1 << i)));
+		dlp_trig_block(&c, k0, k1, st != NULL, &rt[b],
+		    st ? &st[b] : &sdummy);
+		/* Past the end (zero bytes) nothing may trigger. */
+		rt[b] &= m;
+		if (st)
+			st[b] &= m;
+	}
+}
+#endif
+
+/* Grow a per-thread bitmap to hold len bits; NULL on allocation failure. */
+static uint64_t *
+dlp_bitmap(uint64_t **map, size_t *cap, size_t len)
+{
+	size_t need = (len + 63) / 64;
+	uint64_t *nm;
+
+	if (need == 0)
+		need = 1;
+	if (*cap < need) {
+		if ((nm = realloc(*map, need * sizeof(*nm))) == NULL)
+			return NULL;
+		*map = nm;
+		*cap = need;
+	}
+	return *map;
+}
+
+/*
+ * Trigger bitmaps of buf: runs triggers into rt, shape triggers into st
+ * (NULL: not wanted).  Returns -1 when there is no SIMD path: callers scan
+ * every byte.
+ */
+static int
+dlp_trig(const char *buf, size_t len, uint64_t *rt, uint64_t *st)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (dlp_simd) {
+		dlp_trig_avx512((const unsigned char *)buf, len, rt, st);
+		return 0;
+	}
+#endif
+	return -1;
+}
+
+/* The shape pass: from each trigger's sync point, or over every byte. */
+static void
+dlp_shapes(const struct dlp *d, struct dlp_tls *t, const char *buf,
+    size_t len, int want, const uint64_t *st)
+{
+	const unsigned char *s = (const unsigned char *)buf;
+	size_t i = 0, w, p, nw = (len + 63) / 64;
+	uint64_t bits;
+
+	if (st == NULL) {
+		dlp_shapes_range(d, t, buf, len, want, 0, len);
+		return;
+	}
+	for (w = 0; w < nw; w++) {
+		bits = st[w];
+		while (bits) {
+			p = w * 64 + (size_t)__builtin_ctzll(bits);
+			bits &= bits - 1;
+			if (p < i)
+				continue;
+			i = dlp_shapes_range(d, t, buf, len, want,
+			    dlp_shapes_sync(s, p, i), p + 1);
+			if (i >= (w + 1) * 64)
+				break;
+			bits &= ~0ULL << (i - w * 64);
+		}
+	}
 }
 
 /*
@@ -1186,12 +1542,13 @@ dlp_shapes(const struct dlp *d, struct dlp_tls *t, const char *buf,
 static int
 dlp_pass(const struct dlp *d, const char *buf, size_t len,
     enum scan_where where, const char *host, const struct dlp_map *map,
-    int want, struct scan_result *res)
+    int want, int rslot, const uint64_t **rtrig, struct scan_result *res)
 {
 	struct dlp_hits h;
 	struct dlp_tls *t;
+	uint64_t *rt, *st = NULL;
 	size_t i, nw;
-	int before = res->blocked;
+	int before = res->blocked, shapes;
 
 	if ((t = dlp_tls_get(d)) == NULL)
 		goto fail;
@@ -1210,9 +1567,23 @@ dlp_pass(const struct dlp *d, const char *buf, size_t len,
 		    dlp_hs_on_match, &h) != HS_SUCCESS)
 			goto fail;
 	}
-	if (d->prefilter)
-		dlp_shapes(d, t, buf, len, want);
-	else {
+	if (rtrig != NULL)
+		*rtrig = NULL;
+	if (d->prefilter) {
+		shapes = (want & DLP_WANT_PATTERNS) ||
+		    ((want & DLP_WANT_SEED) && d->seed_enabled);
+		rt = dlp_bitmap(&t->truns[rslot], &t->ntruns[rslot], len);
+		if (shapes)
+			st = dlp_bitmap(&t->tshape, &t->ntshape, len);
+		if (rt == NULL || (shapes && st == NULL))
+			goto fail;
+		if (dlp_trig(buf, len, rt, st) == -1)
+			st = NULL;	/* no SIMD: every byte */
+		else if (rtrig != NULL)
+			*rtrig = rt;
+		if (shapes)
+			dlp_shapes(d, t, buf, len, want, st);
+	} else {
 		/* PCRE2-only mode: every candidate, secrets by memmem. */
 		for (i = 0; i < d->nforms && h.nsec < DLP_SECRET_HITS; i++) {
 			const char *m = memmem(buf, len, d->forms[i].bytes,
@@ -1250,7 +1621,8 @@ dlp_scan(const struct dlp *d, const char *buf, size_t len,
 {
 	struct dlp_map m = { NULL, 0, base_offset, 0, 0 };
 
-	return dlp_pass(d, buf, len, where, host, &m, DLP_WANT_PATTERNS, res);
+	return dlp_pass(d, buf, len, where, host, &m, DLP_WANT_PATTERNS,
+	    DLP_RSLOT_NONE, NULL, res);
 }
 
 int
@@ -1261,7 +1633,8 @@ dlp_scan_secrets(const struct dlp *d, const char *buf, size_t len,
 
 	if (d->nforms == 0)
 		return 0;
-	return dlp_pass(d, buf, len, where, NULL, &m, DLP_WANT_SECRETS, res);
+	return dlp_pass(d, buf, len, where, NULL, &m, DLP_WANT_SECRETS,
+	    DLP_RSLOT_NONE, NULL, res);
 }
 
 int
@@ -1278,7 +1651,8 @@ dlp_scan_seed(const struct dlp *d, const char *buf, size_t len,
 		dlp_do_seed(d, NULL, buf, len, where, &m, res);
 		return res->blocked && !before ? 1 : 0;
 	}
-	return dlp_pass(d, buf, len, where, NULL, &m, DLP_WANT_SEED, res);
+	return dlp_pass(d, buf, len, where, NULL, &m, DLP_WANT_SEED,
+	    DLP_RSLOT_NONE, NULL, res);
 }
 
 /* Decoded text worth rescanning: mostly printable ASCII/UTF-8. */
@@ -1310,7 +1684,6 @@ dlp_printable(const char *s, size_t n)
 #define C_HSEP	0x80	/* hex byte separator : - space , */
 
 static unsigned char dlp_class[256];
-static pthread_once_t dlp_class_once = PTHREAD_ONCE_INIT;
 
 static void
 dlp_class_init(void)
@@ -1382,7 +1755,7 @@ dlp_dotless(const struct dlp *d, const char *run, size_t rlen,
 		if (run[i] != '.')
 			out[n++] = run[i];
 	rc = n == 0 ? 0 : dlp_pass(d, out, n, where, host, &m,
-	    DLP_WANT_PATTERNS | DLP_WANT_SECRETS, res);
+	    DLP_WANT_PATTERNS | DLP_WANT_SECRETS, DLP_RSLOT_NONE, NULL, res);
 	if (out != buf)
 		free(out);
 	return rc;
@@ -1445,19 +1818,23 @@ dlp_hexsep_end(const unsigned char *s, size_t len, size_t i)
 	return pairs >= DLP_RUN_MIN / 2 ? end : i;
 }
 
-/* Find encoded and dotted runs in buf and rescan their decodings. */
-static int
-dlp_runs(const struct dlp *d, const char *buf, size_t len,
+/*
+ * Find encoded and dotted runs in buf from `from` (0, or a point a scan
+ * from 0 stands on: see dlp_runs_sync()) until `to`, and rescan their
+ * decodings.  Returns where the scan stopped (at or after `to`); *rcp
+ * gets -1 on an internal error.
+ */
+static size_t
+dlp_runs_range(const struct dlp *d, const char *buf, size_t len,
     enum scan_where where, const char *host, const struct dlp_map *map,
-    int depth, struct scan_result *res)
+    int depth, struct scan_result *res, size_t from, size_t to, int *rcp)
 {
 	const unsigned char *s = (const unsigned char *)buf;
-	size_t i = 0, j, p, q, hx;
+	size_t i = from, j, p, q, hx;
 	unsigned char k, c;
 	int rc = 0, dots, slashes;
 
-	pthread_once(&dlp_class_once, dlp_class_init);
-	while (i < len && rc >= 0) {
+	while (i < len && i < to && rc >= 0) {
 		/* Most bytes of text start nothing: skip them in a tight loop. */
 		while (i < len && !(dlp_class[s[i]] & C_START))
 			i++;
@@ -1521,6 +1898,62 @@ dlp_runs(const struct dlp *d, const char *buf, size_t len,
 		}
 		i = j;
 	}
+	*rcp = rc;
+	return i;
+}
+
+/*
+ * The latest point at or before p (not before lo, where the scan stands)
+ * that a scan from 0 stands on: after a byte that is neither a token byte
+ * nor '\\', before every hex-and-separator byte leading to p (a
+ * separated hex run that triggered at p starts there).
+ */
+static size_t
+dlp_runs_sync(const unsigned char *s, size_t p, size_t lo)
+{
+	size_t x = p;
+	unsigned char c;
+
+	while (x > lo && (((c = dlp_class[s[x - 1]]) & (C_HEX | C_HSEP)) ||
+	    s[x - 1] == '\\' || (s[x - 1] | 0x20) == 'x'))
+		x--;
+	while (x > lo && ((dlp_class[s[x - 1]] & C_TOK) || s[x - 1] == '\\'))
+		x--;
+	return x;
+}
+
+/* Encoded runs: from each trigger's sync point, or over every byte. */
+static int
+dlp_runs(const struct dlp *d, const char *buf, size_t len,
+    enum scan_where where, const char *host, const struct dlp_map *map,
+    int depth, struct scan_result *res, const uint64_t *rt)
+{
+	const unsigned char *s = (const unsigned char *)buf;
+	size_t i = 0, w, p, nw = (len + 63) / 64;
+	uint64_t bits;
+	int rc = 0;
+
+	if (rt == NULL) {
+		dlp_runs_range(d, buf, len, where, host, map, depth, res, 0,
+		    len, &rc);
+		return rc;
+	}
+	for (w = 0; w < nw; w++) {
+		bits = rt[w];
+		while (bits) {
+			p = w * 64 + (size_t)__builtin_ctzll(bits);
+			bits &= bits - 1;
+			if (p < i)
+				continue;
+			i = dlp_runs_range(d, buf, len, where, host, map, depth,
+			    res, dlp_runs_sync(s, p, i), p + 1, &rc);
+			if (rc < 0)
+				return rc;
+			if (i >= (w + 1) * 64)
+				break;
+			bits &= ~0ULL << (i - w * 64);
+		}
+	}
 	return rc;
 }
 
@@ -1534,16 +1967,18 @@ dlp_text(const struct dlp *d, const char *buf, size_t len,
     enum scan_where where, const char *host, const struct dlp_map *map,
     int depth, struct scan_result *res)
 {
+	const uint64_t *rt;
 	struct dlp_map m;
 	char *dec;
 	size_t n;
 	int rc;
 
-	if ((rc = dlp_pass(d, buf, len, where, host, map, DLP_WANT_ALL,
-	    res)) < 0)
-		return rc;
 	if (depth >= DLP_DEPTH_MAX)
-		return 0;
+		return dlp_pass(d, buf, len, where, host, map, DLP_WANT_ALL,
+		    DLP_RSLOT_NONE, NULL, res) < 0 ? -1 : 0;
+	if ((rc = dlp_pass(d, buf, len, where, host, map, DLP_WANT_ALL,
+	    depth, &rt, res)) < 0)
+		return rc;
 	if (memchr(buf, '%', len) != NULL) {
 		if ((dec = malloc(len)) == NULL)
 			return -1;
@@ -1559,7 +1994,7 @@ dlp_text(const struct dlp *d, const char *buf, size_t len,
 		if (rc < 0)
 			return rc;
 	}
-	return dlp_runs(d, buf, len, where, host, map, depth, res);
+	return dlp_runs(d, buf, len, where, host, map, depth, res, rt);
 }
 
 int

@@ -17,25 +17,40 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <libmnl/libmnl.h>
+#include <linux/capability.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
 #include <netinet/in.h>
-#include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/audit.h"
 #include "core/cli.h"
 #include "core/config.h"
+#include "core/killswitch.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/metrics.h"
 #include "core/policy.h"
+#include "core/sockdiag.h"
 #include "nfq/nfq.h"
+#include "nfq/nfq_verdict.h"
 #include "rules/rules.h"
+#include "scanner/scanner.h"
+#include "tproxy/tproxy_admin.h"
+#include "tproxy/tproxy_proxy.h"
+#include "tproxy/tproxy_mitm.h"
 
 #ifndef IP_TRANSPARENT
 #define IP_TRANSPARENT		19
@@ -49,6 +64,8 @@
 
 struct run_opts {
 	const char	*config;
+	const char	*user;		/* --user: drop to it after setup */
+	const char	*listen;	/* --listen: overrides fetch_proxy.listen */
 	int		 apply;
 	int		 remove_on_exit;
 	int		 workers;
@@ -203,6 +220,7 @@ struct engine_nfq {
 	struct loop		*loop;		/* the owning worker thread's */
 	unsigned		 queue;
 	int			 warned;
+	struct nfq_stats	 seen;		/* counters already in metrics */
 };
 static struct engine_nfq	*engine_nfqs;
 static unsigned			 engine_nnfq;
@@ -246,6 +264,23 @@ engine_nfq_open(struct engine_nfq *q, const struct config *cfg)
 		return;
 	}
 	q->warned = 0;
+	memset(&q->seen, 0, sizeof(q->seen));	/* a new worker counts from 0 */
+}
+
+/* Publish what q's worker counted since the last call (metrics.h). */
+static void
+engine_nfq_metrics(struct engine_nfq *q)
+{
+	struct metric *v = metrics_get(M_NFQUEUE_VERDICTS);
+	struct nfq_stats s;
+
+	nfq_worker_stats(q->nw, &s);
+	metric_add(v, METRIC_LV("accept"), s.accepted - q->seen.accepted);
+	metric_add(v, METRIC_LV("drop"), s.dropped - q->seen.dropped);
+	metric_add(v, METRIC_LV("reject"), s.rejected - q->seen.rejected);
+	metric_add(metrics_get(M_NFQUEUE_DROPS), NULL,
+	    s.enobufs - q->seen.enobufs);
+	q->seen = s;
 }
 
 static void
@@ -263,8 +298,10 @@ worker_nfq_cb(struct loop *l, int fd, int ready, void *ctx)
 {
 	struct engine_nfq *q = ctx;
 	struct policy *p = policy_current();
+	int r = nfq_worker_handle(q->nw, p);
 
-	if (nfq_worker_handle(q->nw, p) == -1 && p != NULL) {
+	engine_nfq_metrics(q);
+	if (r == -1 && p != NULL) {
 		/* the socket failed: rebind now (the sweep retries) */
 		engine_nfq_close(q);
 		engine_nfq_open(q, p->cfg);
@@ -326,6 +363,9 @@ engine_nfq_stop(void)
 	engine_nnfq = 0;
 }
 
+/* The explicit proxy port (tproxy_proxy.h): one object per worker. */
+static struct tproxy_proxy	*engine_proxies[ENGINE_MAX_WORKERS];
+
 static void *
 worker_main(void *arg)
 {
@@ -344,6 +384,7 @@ worker_main(void *arg)
 			w->next_sweep = now + ENGINE_SWEEP_MS;
 		}
 		conn_reap(w);
+		tproxy_proxy_tick(engine_proxies[w->id], now);
 	}
 	/* stop accepting first, then close what is open */
 	if (w->lfd4 != -1) {
@@ -478,21 +519,21 @@ audit_note(const char *event, const char *verdict, const char *msg)
 	audit_emit(&ev);
 }
 
+/* Load and compile path; NULL with the error in err (also on stderr). */
 static struct policy *
-policy_load(const char *path)
+policy_load(const char *path, char *err, size_t errlen)
 {
-	char err[CONFIG_ERR_MAX];
 	struct config *cfg = NULL;
 	struct policy *p;
 	size_t i;
 
-	if (config_load(path, &cfg, err, sizeof(err)) == -1) {
+	if (config_load(path, &cfg, err, errlen) == -1) {
 		log_warnx("%s", err);
 		return NULL;
 	}
 	for (i = 0; i < cfg->warnings.n; i++)
 		log_warnx("%s", cfg->warnings.v[i]);
-	if ((p = policy_new(cfg, err, sizeof(err))) == NULL)
+	if ((p = policy_new(cfg, err, errlen)) == NULL)
 		log_warnx("%s", err);
 	return p;
 }
@@ -505,7 +546,28 @@ struct control {
 	const struct run_opts	*o;
 	struct policy		*held;
 	struct rules_watch	*rw;
+	struct loop		*loop;
+	int			 rw_fd;		/* rw's fd as registered in loop */
+	int			 stop;
+	struct killswitch	*ks;
+	unsigned		 ks_last;	/* sources at the last tick */
+	struct tproxy_admin	*api;		/* kill_switch.api_listen */
+	struct tproxy_admin	*mon;		/* metrics_listen */
 };
+
+static void control_watch_set(struct control *ctl, struct rules_watch *rw);
+
+/* The admin servers follow the held policy (health fields, API token). */
+static void
+control_admin_reconfigure(struct control *ctl)
+{
+	unsigned n = (unsigned)scanner_pattern_count(ctl->held->scanner);
+
+	if (ctl->api != NULL)
+		tproxy_admin_reconfigure(ctl->api, ctl->held->cfg, n);
+	if (ctl->mon != NULL)
+		tproxy_admin_reconfigure(ctl->mon, ctl->held->cfg, n);
+}
 
 /*
  * SIGHUP: load and swap a new policy; a bad config keeps the old one.  With
@@ -516,10 +578,14 @@ static void
 engine_reload(struct control *ctl)
 {
 	struct policy *p;
-	char msg[128];
+	char msg[CONFIG_ERR_MAX + 64];
 
-	if ((p = policy_load(ctl->o->config)) == NULL) {
-		audit_note("config_reload", "error", "reload failed; old policy kept");
+	if ((p = policy_load(ctl->o->config, msg, sizeof(msg))) == NULL) {
+		/* the error is on stderr; the audit line carries it too */
+		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg),
+		    "; old policy kept");
+		audit_note("config_reload", "error", msg);
+		metric_add(metrics_get(M_CONFIG_RELOADS), METRIC_LV("error"), 1);
 		return;
 	}
 	if (ctl->o->apply) {
@@ -528,11 +594,13 @@ engine_reload(struct control *ctl)
 			log_warnx("reload: firewall apply failed; old policy kept");
 			audit_note("config_reload", "error", "firewall apply failed; "
 			    "old policy kept");
+			metric_add(metrics_get(M_CONFIG_RELOADS),
+			    METRIC_LV("error"), 1);
 			policy_unref(p);
 			return;
 		}
-		rules_watch_free(ctl->rw);
-		if ((ctl->rw = rules_watch_new(p->cfg)) == NULL)
+		control_watch_set(ctl, rules_watch_new(p->cfg));
+		if (ctl->rw == NULL)
 			log_warnx("cannot watch the firewall rules; they will not "
 			    "be restored if removed");
 	}
@@ -542,15 +610,20 @@ engine_reload(struct control *ctl)
 	policy_unref(ctl->held);
 	ctl->held = policy_ref(p);
 	policy_swap(p);
+	/* api and signal sources, and open admin connections, carry over */
+	if (killswitch_reconfigure(ctl->ks, ctl->held->cfg) == -1)
+		log_warn("kill switch sentinel watch");
+	control_admin_reconfigure(ctl);
 	log_info("configuration reloaded");
 	audit_note("config_reload", "ok", msg);
+	metric_add(metrics_get(M_CONFIG_RELOADS), METRIC_LV("success"), 1);
 }
 
 static void
 usage(FILE *f)
 {
 	fprintf(f, "Usage: %s run [--config FILE] [--apply] [--remove-on-exit] "
-	    "[--workers N] [-v]\n", progname);
+	    "[--workers N] [--user NAME] [--listen ADDR] [-v]\n", progname);
 }
 
 static int
@@ -561,6 +634,8 @@ parse_args(int argc, char **argv, struct run_opts *o)
 		{ "apply", no_argument, NULL, 'a' },
 		{ "remove-on-exit", no_argument, NULL, 'r' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "listen", required_argument, NULL, 'l' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -571,10 +646,16 @@ parse_args(int argc, char **argv, struct run_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:w:vh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:w:u:l:vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			o->config = optarg;
+			break;
+		case 'u':
+			o->user = optarg;
+			break;
+		case 'l':
+			o->listen = optarg;
 			break;
 		case 'a':
 			o->apply = 1;
@@ -609,49 +690,419 @@ parse_args(int argc, char **argv, struct run_opts *o)
 	return 0;
 }
 
-/* The control loop: signals, rules watcher, audit summaries. */
+/* --- control thread ------------------------------------------------------- */
+
+static void
+control_rules_cb(struct loop *l, int fd, int ready, void *ctx)
+{
+	struct control *ctl = ctx;
+	int r;
+
+	r = rules_watch_handle(ctl->rw);
+	if (r == 1) {
+		log_warnx("firewall rules or routes were removed; re-applied");
+		audit_note("rules", "reapplied", "firewall rules or routes were "
+		    "removed; re-applied");
+		metric_inc(metrics_get(M_FIREWALL_RESTORES));
+	} else if (r == -1) {
+		log_warnx("firewall rules were removed and could not be "
+		    "re-applied");
+		audit_note("rules", "error", "firewall rules were removed and "
+		    "could not be re-applied");
+	}
+}
+
+/* Replace the rules watcher (NULL: none) and its loop registration. */
+static void
+control_watch_set(struct control *ctl, struct rules_watch *rw)
+{
+	if (ctl->rw_fd != -1 && ctl->loop != NULL)
+		loop_del(ctl->loop, ctl->rw_fd);
+	ctl->rw_fd = -1;
+	if (rw != ctl->rw) {
+		rules_watch_free(ctl->rw);
+		ctl->rw = rw;
+	}
+	if (rw == NULL || ctl->loop == NULL)
+		return;
+	if (loop_add(ctl->loop, rules_watch_fd(rw), LOOP_READ, control_rules_cb,
+	    ctl) == -1)
+		log_warn("rules watch: epoll_ctl");
+	else
+		ctl->rw_fd = rules_watch_fd(rw);
+}
+
+/* SIGUSR2: reopen the audit file (after logrotate moved it). */
+static void
+control_reopen_logs(struct control *ctl)
+{
+	if (audit_setup(ctl->held->cfg) == -1)
+		return;		/* the old file stays open */
+	log_info("audit log reopened");
+}
+
+static void
+control_signal_cb(struct loop *l, int fd, int ready, void *ctx)
+{
+	struct control *ctl = ctx;
+	struct signalfd_siginfo si;
+
+	while (!ctl->stop && read(fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGHUP:
+			engine_reload(ctl);
+			break;
+		case SIGUSR1:
+			killswitch_signal_toggle(ctl->ks);
+			break;
+		case SIGUSR2:
+			control_reopen_logs(ctl);
+			break;
+		default:
+			log_info("signal %d: stopping", (int)si.ssi_signo);
+			ctl->stop = 1;
+			break;
+		}
+	}
+}
+
+/*
+ * The kill switch also cuts the UDP flows the kernel fast-paths: the
+ * ruleset accepts later packets of an allowed QUIC flow by its conntrack
+ * mark NFQ_MARK_ALLOW without queueing them.  Deleting exactly those
+ * entries (a ctnetlink flush filtered by mark) makes each flow's next
+ * packet new, so it goes through the queue again, where the verdict refuses
+ * it while the switch is on.  Returns the kernel's error, 0 on success.
+ */
+static int
+engine_ct_flush_allowed(int family)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct nfgenmsg *nfg;
+
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = (uint8_t)family;
+	nfg->version = NFNETLINK_V0;
+	mnl_attr_put_u32(nlh, CTA_MARK, htonl(NFQ_MARK_ALLOW));
+	mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(NFQ_MARK_ALLOW));
+	return sockdiag_nl_talk(NETLINK_NETFILTER, nlh, NULL, NULL);
+}
+
+/*
+ * Every transition of the kill switch, whatever its source, is logged and
+ * audited once, and its gauge published; the workers see the switch
+ * itself (one atomic load) and tear their relays down on their sweep.
+ */
+static void
+control_killswitch_note(struct control *ctl)
+{
+	unsigned now = killswitch_sources(ctl->ks);
+	char msg[160];
+	const char *src;
+
+	if (now == ctl->ks_last)
+		return;
+	src = killswitch_source(ctl->ks);
+	if (now != 0)
+		snprintf(msg, sizeof(msg), "kill switch active (source %s)",
+		    src != NULL ? src : "?");
+	else
+		snprintf(msg, sizeof(msg), "kill switch released");
+	if ((now != 0) != (ctl->ks_last != 0)) {
+		log_warnx("%s", msg);
+		audit_note("kill_switch", now != 0 ? "block" : "allow", msg);
+	}
+	if (now != 0 && ctl->ks_last == 0) {
+		int r4 = engine_ct_flush_allowed(AF_INET);
+		int r6 = engine_ct_flush_allowed(AF_INET6);
+
+		if ((r4 != 0 && r4 != -ENOENT) || (r6 != 0 && r6 != -ENOENT))
+			log_warnx("kill switch: cannot cut allowed UDP flows "
+			    "(conntrack flush: %s)", strerror(-(r4 ? r4 : r6)));
+	}
+	ctl->ks_last = now;
+	killswitch_publish(ctl->ks, NULL);
+}
+
+/* The control loop: signals, rules watcher, kill switch, admin servers. */
 static void
 engine_control(struct control *ctl, int sfd)
 {
-	struct pollfd pfd[2];
-	struct signalfd_siginfo si;
-	int n, r;
-
-	for (;;) {
-		pfd[0].fd = sfd;
-		pfd[0].events = POLLIN;
-		pfd[1].fd = ctl->rw != NULL ? rules_watch_fd(ctl->rw) : -1;
-		pfd[1].events = POLLIN;
-		n = poll(pfd, 2, ENGINE_TICK_MS);
+	if (loop_add(ctl->loop, sfd, LOOP_READ, control_signal_cb, ctl) == -1) {
+		log_warn("signalfd: epoll_ctl");
+		return;
+	}
+	if (killswitch_fd(ctl->ks) != -1 && loop_add(ctl->loop,
+	    killswitch_fd(ctl->ks), LOOP_READ, killswitch_loop_cb, ctl->ks) == -1)
+		log_warn("kill switch sentinel: epoll_ctl (checked by polling)");
+	control_watch_set(ctl, ctl->rw);	/* register it in the loop */
+	while (!ctl->stop) {
+		if (loop_once(ctl->loop, ENGINE_TICK_MS) == -1) {
+			log_warn("control loop: epoll_wait");
+			return;
+		}
 		audit_tick();
-		if (n == -1 && errno != EINTR) {
-			log_warn("poll");
-			return;
+		killswitch_tick(ctl->ks);
+		control_killswitch_note(ctl);
+		if (ctl->api != NULL)
+			tproxy_admin_tick(ctl->api, loop_now_ms());
+		if (ctl->mon != NULL)
+			tproxy_admin_tick(ctl->mon, loop_now_ms());
+	}
+}
+
+/* --- admin servers ---------------------------------------------------------- */
+
+static int
+control_firewall_installed(void *ctx)
+{
+	return rules_installed() == 1;
+}
+
+/* Whether uid is one of cfg's agents, by uid or by its primary group. */
+static int
+engine_uid_is_agent(const struct config *cfg, uid_t uid)
+{
+	struct passwd *pw;
+	size_t i;
+
+	for (i = 0; i < cfg->fw.n_agent_uids; i++)
+		if (cfg->fw.agent_uids[i] == uid)
+			return 1;
+	if (cfg->fw.n_agent_gids == 0 || (pw = getpwuid(uid)) == NULL)
+		return 0;
+	for (i = 0; i < cfg->fw.n_agent_gids; i++)
+		if (cfg->fw.agent_gids[i] == pw->pw_gid)
+			return 1;
+	return 0;
+}
+
+/*
+ * The admin servers' peer_is_agent hook: the peer's socket is in this
+ * namespace when it is local, so sock_diag names its uid.  1 agent, 0 not,
+ * -1 unknown (a local peer whose owner cannot be found: refused).  A peer
+ * on another host is no local uid.
+ */
+static int
+control_peer_is_agent(void *ctx, int fd)
+{
+	struct control *ctl = ctx;
+	struct sockaddr_storage local, peer;
+	socklen_t ll = sizeof(local), pl = sizeof(peer);
+	struct sockdiag_owner own;
+
+	if (getsockname(fd, (struct sockaddr *)&local, &ll) == -1 ||
+	    getpeername(fd, (struct sockaddr *)&peer, &pl) == -1)
+		return -1;
+	if (sockdiag_owner_find((struct sockaddr *)&peer,
+	    (struct sockaddr *)&local, IPPROTO_TCP, &own) == 0)
+		return engine_uid_is_agent(ctl->held->cfg, own.uid);
+	if (peer.ss_family == AF_INET)
+		return ntohl(((struct sockaddr_in *)&peer)->sin_addr.s_addr) >>
+		    24 == 127 ? -1 : 0;
+	if (peer.ss_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&peer)->
+		    sin6_addr) ? -1 : 0;
+	return -1;
+}
+
+/* One admin server on listen serving routes; NULL listen: none. */
+static int
+control_admin_open(struct control *ctl, const char *listen, unsigned routes,
+    struct tproxy_admin **out)
+{
+	struct tproxy_admin_config ac;
+	char err[256];
+
+	*out = NULL;
+	if (listen == NULL || listen[0] == '\0')
+		return 0;
+	memset(&ac, 0, sizeof(ac));
+	ac.listen = listen;
+	ac.routes = routes;
+	ac.ks = ctl->ks;
+	ac.firewall_installed = control_firewall_installed;
+	ac.peer_is_agent = control_peer_is_agent;
+	ac.ctx = ctl;
+	if ((*out = tproxy_admin_new(ctl->loop, &ac, err, sizeof(err))) == NULL) {
+		log_warnx("%s: %s", listen, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The port of a "host:port" / "[v6]:port" / ":port" listen string, or 0. */
+static unsigned
+listen_port(const char *listen)
+{
+	const char *c;
+	char *end;
+	unsigned long v;
+
+	if (listen == NULL || (c = strrchr(listen, ':')) == NULL)
+		return 0;
+	v = strtoul(c + 1, &end, 10);
+	return *end == '\0' && v <= 65535 ? (unsigned)v : 0;
+}
+
+/*
+ * With rules applied the firewall rejects agent traffic to the API port, so
+ * that port must be the API's alone (config.c already keeps it apart from
+ * fetch_proxy.listen and metrics_listen).
+ */
+static int
+control_api_separate(const struct config *cfg)
+{
+	unsigned port = listen_port(cfg->kill_switch.api_listen);
+
+	return port != 0 && port != cfg->fw.tproxy_port;
+}
+
+/* --- privileges ------------------------------------------------------------- */
+
+/*
+ * The capabilities kept after --user: CAP_NET_ADMIN always (SO_MARK and
+ * IP_TRANSPARENT on new sockets, NFQUEUE verdicts and rebinds, rules
+ * re-applies, the kill switch's conntrack flush); CAP_SYS_PTRACE and
+ * CAP_DAC_READ_SEARCH only when the engine reads other users' /proc
+ * entries: the audit lines name the process behind a connection (any of
+ * include_allowed/include_blocked: /proc/PID/fd is 0500 for its owner, so
+ * listing it needs the DAC override, and resolving its links and
+ * /proc/PID/exe a ptrace read check) or dlp.scan_env reads agents'
+ * /proc/PID/environ (0400, and a ptrace read check).
+ */
+static uint64_t
+engine_caps_kept(const struct config *cfg)
+{
+	uint64_t caps = 1ULL << CAP_NET_ADMIN;
+
+	if (cfg->dlp_scan_env || cfg->logging.include_allowed ||
+	    cfg->logging.include_blocked)
+		caps |= 1ULL << CAP_SYS_PTRACE | 1ULL << CAP_DAC_READ_SEARCH;
+	return caps;
+}
+
+static int
+engine_capset(uint64_t caps)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+
+	memset(data, 0, sizeof(data));
+	data[0].effective = data[0].permitted = (uint32_t)caps;
+	data[1].effective = data[1].permitted = (uint32_t)(caps >> 32);
+	return (int)syscall(SYS_capset, &hdr, data);
+}
+
+/*
+ * --user: become that user, keeping only engine_caps_kept().  Runs after
+ * every privileged setup (listeners bound, rules applied, queues bound,
+ * secrets read) and before any thread starts: capabilities are per thread
+ * and threads inherit the creator's.  Refuses an agent user: the engine's
+ * own uid must never be one the firewall intercepts.
+ */
+static int
+engine_drop_privileges(const char *user, const struct config *cfg)
+{
+	struct passwd *pw;
+	uint64_t keep = engine_caps_kept(cfg);
+	int c;
+
+	if ((pw = getpwnam(user)) == NULL) {
+		log_warnx("--user %s: no such user", user);
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		log_warnx("--user %s: that is root", user);
+		return -1;
+	}
+	if (engine_uid_is_agent(cfg, pw->pw_uid)) {
+		log_warnx("--user %s: is an agent user (firewall.agent_users/"
+		    "agent_groups): refusing to run as it", user);
+		return -1;
+	}
+	/* the bounding set first, while CAP_SETPCAP is still ours */
+	for (c = 0; c <= CAP_LAST_CAP; c++)
+		if (!(keep & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) == -1 &&
+		    errno != EINVAL) {
+			log_warn("PR_CAPBSET_DROP %d", c);
+			return -1;
 		}
-		if (n > 0 && (pfd[1].revents & POLLIN)) {
-			r = rules_watch_handle(ctl->rw);
-			if (r == 1) {
-				log_warnx("firewall rules or routes were removed; "
-				    "re-applied");
-				audit_note("rules", "reapplied", "firewall rules or "
-				    "routes were removed; re-applied");
-			} else if (r == -1) {
-				log_warnx("firewall rules were removed and could "
-				    "not be re-applied");
-				audit_note("rules", "error", "firewall rules were "
-				    "removed and could not be re-applied");
-			}
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == -1 ||
+	    setgroups(1, &pw->pw_gid) == -1 ||
+	    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1) {
+		log_warn("--user %s: cannot switch to uid %u", user,
+		    (unsigned)pw->pw_uid);
+		return -1;
+	}
+	if (engine_capset(keep) == -1 ||
+	    prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) == -1 ||
+	    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1) {
+		log_warn("--user %s: capabilities", user);
+		return -1;
+	}
+	if (setuid(0) != -1) {		/* must be impossible now */
+		log_warnx("--user %s: could regain root", user);
+		return -1;
+	}
+	log_info("running as %s (uid %u), keeping CAP_NET_ADMIN%s", user,
+	    (unsigned)pw->pw_uid, keep & (1ULL << CAP_SYS_PTRACE) ?
+	    ", CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH" : "");
+	return 0;
+}
+
+/*
+ * The explicit proxy port on every worker's loop (SO_REUSEPORT), with
+ * /health, and /metrics and the kill switch API unless metrics_listen /
+ * kill_switch.api_listen move them.  Changing the address needs a restart.
+ */
+static int
+engine_proxy_start(struct engine *e, const struct run_opts *o,
+    const struct config *cfg, struct killswitch *ks)
+{
+	struct tproxy_proxy_config pc;
+	char err[256];
+	int i;
+
+	memset(&pc, 0, sizeof(pc));
+	pc.listen = o->listen != NULL ? o->listen : cfg->fetch_proxy.listen;
+	if (pc.listen == NULL || pc.listen[0] == '\0')
+		return 0;
+	pc.resolver = e->resolver;
+	pc.ks = ks;
+	pc.firewall_installed = control_firewall_installed;
+	pc.admin_routes = ADMIN_ROUTE_HEALTH;
+	if (cfg->metrics_listen == NULL || cfg->metrics_listen[0] == '\0')
+		pc.admin_routes |= ADMIN_ROUTE_METRICS;
+	if (cfg->kill_switch.api_listen == NULL ||
+	    cfg->kill_switch.api_listen[0] == '\0')
+		pc.admin_routes |= ADMIN_ROUTE_KILLSWITCH;
+	for (i = 0; i < e->nworkers; i++) {
+		engine_proxies[i] = tproxy_proxy_new(e->workers[i].loop, &pc, err,
+		    sizeof(err));
+		if (engine_proxies[i] == NULL) {
+			log_warnx("explicit proxy listener %s", err);
+			return -1;
 		}
-		if (n > 0 && (pfd[0].revents & POLLIN)) {
-			if (read(sfd, &si, sizeof(si)) != sizeof(si))
-				continue;
-			if (si.ssi_signo == SIGHUP) {
-				engine_reload(ctl);
-				continue;
-			}
-			log_info("signal %d: stopping", (int)si.ssi_signo);
-			return;
-		}
+	}
+	log_info("explicit proxy on %s (forward proxy %s)", pc.listen,
+	    cfg->forward_proxy.enabled ? "enabled" : "disabled");
+	return 0;
+}
+
+/* After the workers stopped and the resolver is gone (it posts to sinks). */
+static void
+engine_proxy_stop(void)
+{
+	int i;
+
+	for (i = 0; i < ENGINE_MAX_WORKERS; i++) {
+		tproxy_proxy_free(engine_proxies[i]);
+		engine_proxies[i] = NULL;
 	}
 }
 
@@ -661,7 +1112,8 @@ run_main(int argc, char **argv)
 	struct run_opts o;
 	struct engine *e = NULL;
 	struct policy *pol = NULL, *cur;
-	struct control ctl = { &o, NULL, NULL };
+	struct control ctl = { .o = &o, .rw_fd = -1 };
+	char err[CONFIG_ERR_MAX];
 	sigset_t mask;
 	uint64_t one = 1;
 	int i, r, sfd = -1, ret = EXIT_BLOCKED, applied = 0;
@@ -669,7 +1121,7 @@ run_main(int argc, char **argv)
 	if ((r = parse_args(argc, argv, &o)) != 0)
 		return r == 1 ? EXIT_ALLOWED : EXIT_USAGE;
 	log_init(LOG_TO_STDERR, o.verbose);
-	if ((pol = policy_load(o.config)) == NULL)
+	if ((pol = policy_load(o.config, err, sizeof(err))) == NULL)
 		return EXIT_USAGE;
 	if (audit_setup(pol->cfg) == -1) {
 		policy_unref(pol);
@@ -683,13 +1135,39 @@ run_main(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);	/* kill switch toggle */
+	sigaddset(&mask, SIGUSR2);	/* reopen the audit file */
 	if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0 ||
-	    (sfd = signalfd(-1, &mask, SFD_CLOEXEC)) == -1) {
+	    (sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) == -1) {
 		log_warn("signalfd");
 		goto out;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	rlimit_raise(pol->cfg);
+	if (pol->cfg->kill_switch.api_listen != NULL &&
+	    (o.apply || rules_installed() == 1) &&
+	    !control_api_separate(pol->cfg)) {
+		log_warnx("kill_switch.api_listen must not be the transparent "
+		    "port nor the explicit proxy port when rules are applied");
+		goto out;
+	}
+	/* the kill switch and admin servers exist before any agent traffic */
+	if ((ctl.ks = killswitch_new(pol->cfg)) == NULL ||
+	    (ctl.loop = loop_new()) == NULL) {
+		log_warn("kill switch / control loop");
+		goto out;
+	}
+	if (control_admin_open(&ctl, pol->cfg->kill_switch.api_listen,
+	    ADMIN_ROUTE_KILLSWITCH | ADMIN_ROUTE_HEALTH, &ctl.api) == -1 ||
+	    control_admin_open(&ctl, pol->cfg->metrics_listen,
+	    ADMIN_ROUTE_METRICS | ADMIN_ROUTE_HEALTH, &ctl.mon) == -1)
+		goto out;
+	control_admin_reconfigure(&ctl);
+	ctl.ks_last = killswitch_sources(ctl.ks);
+	killswitch_publish(ctl.ks, NULL);
+	if (ctl.ks_last != 0)
+		log_warnx("kill switch active at start (source %s)",
+		    killswitch_source(ctl.ks));
 
 	/* rules first: once the listeners accept, the engine is fully up */
 	if (o.apply) {
@@ -710,6 +1188,8 @@ run_main(int argc, char **argv)
 		goto out;
 	}
 	pthread_mutex_init(&e->uid_lock, NULL);
+	e->ks = ctl.ks;
+	nfq_verdict_set_killswitch(ctl.ks);	/* DNS and UDP too */
 	e->port = pol->cfg->fw.tproxy_port;
 	e->nworkers = engine_worker_count(&o);
 	if ((e->workers = calloc((size_t)e->nworkers, sizeof(*e->workers))) == NULL)
@@ -724,10 +1204,21 @@ run_main(int argc, char **argv)
 		log_warnx("out of memory");
 		goto out;
 	}
+	/* the CA key is root-only: load it before dropping privileges */
+	if (pol->cfg->tls.enabled &&
+	    (e->mitm = mitm_from_config(pol->cfg, err, sizeof(err))) == NULL) {
+		log_warnx("%s", err);
+		goto out;
+	}
+	/* everything privileged is done; no thread exists yet */
+	if (o.user != NULL && engine_drop_privileges(o.user, pol->cfg) == -1)
+		goto out;
 	if ((e->resolver = resolver_new(RESOLVE_THREADS)) == NULL) {
 		log_warnx("cannot start the resolver threads");
 		goto out;
 	}
+	if (engine_proxy_start(e, &o, pol->cfg, ctl.ks) == -1)
+		goto out;
 
 	for (i = 0; i < e->nworkers; i++) {
 		if (pthread_create(&e->workers[i].thread, NULL, worker_main,
@@ -754,7 +1245,10 @@ stop:
 	    "engine stopped; removing the firewall (--remove-on-exit)" :
 	    "engine stopped; firewall left in place");
 out:
-	rules_watch_free(ctl.rw);
+	control_watch_set(&ctl, NULL);
+	tproxy_admin_free(ctl.api);
+	tproxy_admin_free(ctl.mon);
+	loop_free(ctl.loop);
 	if (applied && o.remove_on_exit && rules_remove() == -1) {
 		log_warnx("firewall remove failed");
 		ret = EXIT_BLOCKED;
@@ -762,15 +1256,18 @@ out:
 	if (e != NULL) {
 		/* resolver threads first: they may still post to worker sinks */
 		resolver_free(e->resolver);
-		engine_nfq_stop();	/* before the loops go */
+		engine_proxy_stop();	/* before the loops go */
+		engine_nfq_stop();
 		for (i = 0; e->workers != NULL && i < e->nworkers; i++)
 			worker_free(&e->workers[i]);
 		free(e->workers);
+		mitm_free(e->mitm);
 		pthread_mutex_destroy(&e->uid_lock);
 		free(e);
 	}
 	if (sfd != -1)
 		close(sfd);
+	killswitch_free(ctl.ks);
 	cur = policy_current();
 	policy_swap(NULL);
 	policy_unref(cur);

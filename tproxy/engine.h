@@ -30,6 +30,7 @@ struct loop;
 struct conn;
 struct policy;
 struct resolver;
+struct mitm;
 struct killswitch;
 
 struct uid_count {
@@ -49,6 +50,7 @@ struct engine {
 	struct uid_count	 uids[ENGINE_UID_SLOTS];
 	struct resolver		*resolver;
 	struct killswitch	*ks;		/* checked at decisions, relays */
+	struct mitm		*mitm;		/* TLS interception or NULL */
 	struct worker		*workers;
 	int			 nworkers;
 };
@@ -81,6 +83,15 @@ void conn_sweep(struct worker *w, uint64_t now);
 void conn_reap(struct worker *w);
 /* Close every connection (shutdown). */
 void conn_close_all(struct worker *w);
+/*
+ * Shared with tproxy_proxy.c: the lowercase host of "name[:port]" /
+ * "[v6]:port" (no port, no trailing dot; -1 if not a plain name or
+ * literal), and "addr:port" / "[v6]:port" of a socket address.
+ */
+int conn_host_from_authority(const char *v, size_t n, char *host,
+    size_t hlen);
+void conn_sockaddr_format(const struct sockaddr_storage *ss, char *out,
+    size_t len);
 
 /* Connection slots: 0 taken, -1 refused (reason set to the limit's name). */
 int engine_slot_take(struct engine *e, uid_t uid, unsigned max_total,

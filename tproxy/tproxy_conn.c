@@ -39,6 +39,15 @@
  * that came down in between (exact for clients that wait for each response;
  * pipelined responses blur together).
  *
+ * DNS over TCP (original destination port 53, see tproxy_dns.h): not
+ * sniffed; the connection uses the plain-HTTP buffer and states (CONN_HTTP
+ * until the first query passed, then RELAY through conn_http_relay) with
+ * tproxy_dns judging each length-prefixed frame instead of the inspector:
+ * allowed frames go upstream in order, the first refused query is answered
+ * REFUSED (same ID and question; after the responses still owed) and the
+ * connection closes, a malformed frame closes it at once.  Responses are
+ * spliced.  Each refusal gets a "dns" audit line.
+ *
  * Strict mode (api_allowlist) and SNI spoofing: a name on the allowlist
  * proves nothing about the address the agent dialled, so the engine
  * resolves the SNI/Host itself (resolver threads, answers cached
@@ -69,14 +78,18 @@
 
 #include "core/audit.h"
 #include "core/config.h"
+#include "core/killswitch.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/metrics.h"
 #include "core/policy.h"
 #include "core/sockdiag.h"
 #include "scanner/cidr.h"
 #include "scanner/scanner.h"
+#include "tproxy/tproxy_dns.h"
 #include "tproxy/tproxy_http.h"
 #include "tproxy/tproxy_inspect.h"
+#include "tproxy/tproxy_mitm.h"
 #include "tproxy/tproxy_tls.h"
 
 /* first bytes we buffer: a request head, or a hello (TLS_HELLO_WIRE_MAX) */
@@ -102,6 +115,7 @@ enum conn_state {
 	CONN_CONNECTING,
 	CONN_RELAY,
 	CONN_CLOSING,
+	CONN_MITM,		/* TLS interception (tproxy_mitm) */
 };
 
 enum conn_proto {
@@ -110,6 +124,7 @@ enum conn_proto {
 	CONN_PROTO_HTTP,
 	CONN_PROTO_OTHER,	/* first bytes neither TLS nor HTTP */
 	CONN_PROTO_SILENT,	/* no bytes within first_bytes_timeout_ms */
+	CONN_PROTO_DNS,		/* DNS over TCP (port 53): judged frame by frame */
 };
 
 struct relay_dir {
@@ -144,7 +159,8 @@ struct conn {
 	size_t			 blen, bcap, bsent;
 
 	/*
-	 * Plain HTTP (insp != NULL): buf[bsent..bjudged) passed the inspector
+	 * Plain HTTP (insp != NULL) and DNS over TCP (proto CONN_PROTO_DNS,
+	 * judged by tproxy_dns): buf[bsent..bjudged) passed the inspector
 	 * and waits for the upstream, buf[bjudged..blen) is not judged yet;
 	 * blen - bsent never exceeds hold (the inspector's hold limit).
 	 */
@@ -167,6 +183,7 @@ struct conn {
 	char			 alpn[TLS_ALPN_MAX + 1];
 	int			 ech;
 	struct resolve_req	*rreq;
+	struct mitm_session	*mitm;		/* TLS interception */
 
 	struct relay_dir	 up, down;	/* client->upstream, back */
 	uint64_t		 t_start, t_state, t_last;
@@ -196,6 +213,8 @@ static void conn_http_relay(struct conn *c);
 static void conn_http_resolved(struct conn *c, struct resolve_req *req);
 static void conn_http_resolve_timeout(struct conn *c);
 static void conn_http_pre(struct conn *c);
+static int conn_mitm_start(struct conn *c);
+static void conn_mitm_io(struct conn *c, int ready);
 
 static const char *
 conn_proto_name(enum conn_proto p)
@@ -205,9 +224,67 @@ conn_proto_name(enum conn_proto p)
 		return "tls";
 	case CONN_PROTO_HTTP:
 		return "http";
+	case CONN_PROTO_DNS:
+		return "dns";
 	default:
 		return "tcp";
 	}
+}
+
+/* --- metrics (core/metrics.h): the agent label is its uid --------------------- */
+
+static const char *
+conn_agent_label(struct conn *c, char *buf, size_t len)
+{
+	if (!c->uid_known)
+		return "unknown";
+	snprintf(buf, len, "%u", (unsigned)c->uid);
+	return buf;
+}
+
+/* A connection-level decision: requests, blocks, scanner hits, duration. */
+static void
+conn_metrics_decision(struct conn *c, int blocked)
+{
+	char ab[16];
+	const char *agent = conn_agent_label(c, ab, sizeof(ab));
+
+	metric_add(metrics_get(M_REQUESTS_TOTAL),
+	    METRIC_LV(blocked ? "blocked" : "allowed", agent), 1);
+	if (c->proto == CONN_PROTO_TLS)
+		metric_add(metrics_get(M_SNI_TOTAL), METRIC_LV(c->host[0] ?
+		    (blocked ? "blocked" : "allowed") : "missing", agent), 1);
+	metric_observe(metrics_get(M_REQUEST_DURATION), NULL,
+	    (double)(loop_now_ms() - c->t_start) / 1000.0);
+	if (!blocked)
+		return;
+	metric_add(metrics_get(M_BLOCKS_TOTAL), METRIC_LV(c->scanner != NULL ?
+	    c->scanner : "firewall", conn_proto_name(c->proto)), 1);
+	if (c->scanner != NULL)
+		metric_add(metrics_get(M_SCANNER_HITS),
+		    METRIC_LV(c->scanner, agent), 1);
+	if (!c->relayed)
+		metric_add(metrics_get(M_TUNNELS_TOTAL),
+		    METRIC_LV("blocked", agent), 1);
+}
+
+/* At teardown: the relay's gauges, bytes and duration. */
+static void
+conn_metrics_close(struct conn *c)
+{
+	char ab[16];
+	double secs = (double)(loop_now_ms() - c->t_start) / 1000.0;
+
+	metric_gauge_add(metrics_get(M_CONNECTIONS_OPEN), NULL, -1);
+	if (!c->relayed)
+		return;
+	metric_gauge_add(metrics_get(M_ACTIVE_TUNNELS), NULL, -1);
+	metric_add(metrics_get(M_TUNNELS_TOTAL), METRIC_LV("completed",
+	    conn_agent_label(c, ab, sizeof(ab))), 1);
+	metric_observe(metrics_get(M_TUNNEL_DURATION), NULL, secs);
+	metric_add(metrics_get(M_BYTES_TOTAL), METRIC_LV("up"), c->up.bytes);
+	metric_add(metrics_get(M_BYTES_TOTAL), METRIC_LV("down"), c->down.bytes);
+	metric_add(metrics_get(M_TUNNEL_BYTES), NULL, c->up.bytes + c->down.bytes);
 }
 
 static void
@@ -361,7 +438,9 @@ conn_free(struct conn *c)
 		c->rreq->owner = NULL;	/* the worker frees it when it comes back */
 	if (c->has_slot)
 		engine_slot_put(c->w->eng, c->uid_known ? c->uid : (uid_t)-1);
+	conn_metrics_close(c);
 	inspect_free(c->insp);
+	mitm_session_free(c->mitm);
 	free(c->hres);
 	explicit_bzero(&c->hlast, sizeof(c->hlast));
 	policy_unref(c->pol);
@@ -387,6 +466,7 @@ conn_close_all(struct worker *w)
 	while (w->conns != NULL)
 		conn_close(w->conns, 1);
 	conn_reap(w);
+	tproxy_dns_thread_free();	/* this worker thread's DNS verdicts */
 }
 
 static void
@@ -394,6 +474,27 @@ conn_set_state(struct conn *c, enum conn_state s)
 {
 	c->state = s;
 	c->t_state = loop_now_ms();
+}
+
+#define CONN_KS_REASON	"kill_switch"
+
+/* The kill switch's HTTP answer, pipelock's 503 JSON; malloc'd, NULL: OOM. */
+static char *
+conn_killswitch_answer(struct conn *c, size_t *lenp)
+{
+	static const char fmt[] =
+	    "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s";
+	char body[KS_JSON_MAX], *resp;
+	size_t blen = killswitch_denial_json(c->w->eng->ks, body, sizeof(body));
+	int n;
+
+	if ((resp = malloc(sizeof(fmt) + 24 + blen)) == NULL)
+		return NULL;
+	n = sprintf(resp, fmt, blen, body);
+	*lenp = n > 0 ? (size_t)n : 0;
+	return resp;
 }
 
 /* Refuse: audit, then an answer the client understands, then close. */
@@ -412,10 +513,15 @@ conn_block(struct conn *c, const char *reason)
 		snprintf(c->reason, sizeof(c->reason), "%s", reason);
 	c->verdict = "block";
 	c->hlast_set = 0;	/* a request the inspector passed did not go */
+	conn_metrics_decision(c, 1);
 	conn_audit(c, "tcp", "block", c->reason);
 	if (c->proto == CONN_PROTO_TLS) {
 		msg = tls_alert_access_denied;
 		mlen = sizeof(tls_alert_access_denied);
+	} else if (c->proto == CONN_PROTO_HTTP &&
+	    strcmp(c->reason, CONN_KS_REASON) == 0) {
+		if ((msg = conn_killswitch_answer(c, &mlen)) == NULL)
+			mlen = 0;
 	} else if (c->proto == CONN_PROTO_HTTP) {
 		n = snprintf(body, sizeof(body), "blocked by pipelock-fw: %s\n",
 		    c->reason);
@@ -430,7 +536,10 @@ conn_block(struct conn *c, const char *reason)
 		return;
 	}
 	/* a fresh socket's send buffer takes this at once; if not, RST */
-	if (send(c->cfd, msg, mlen, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)mlen) {
+	n = (int)send(c->cfd, msg, mlen, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (msg != resp && msg != tls_alert_access_denied)
+		free((void *)msg);
+	if (n != (int)mlen) {
 		conn_close(c, 1);
 		return;
 	}
@@ -455,6 +564,37 @@ conn_deny(struct conn *c, const char *scanner, const char *reason)
 	}
 	c->verdict = "warn";
 	conn_finish_decision(c);
+}
+
+/*
+ * The kill switch refuses a new connection once its kind is known (TLS:
+ * an alert; HTTP: pipelock's 503 JSON), always, even with enforce off.
+ * 1 when it did.
+ */
+static int
+conn_killswitch(struct conn *c)
+{
+	if (!killswitch_active(c->w->eng->ks))
+		return 0;
+	c->scanner = CONN_KS_REASON;
+	metric_add(metrics_get(M_KILL_SWITCH_DENIALS),
+	    METRIC_LV(conn_proto_name(c->proto), "transparent"), 1);
+	conn_block(c, CONN_KS_REASON);
+	return 1;
+}
+
+/* The kill switch cuts what is already flowing (worker sweep). */
+static void
+conn_killswitch_cut(struct conn *c)
+{
+	c->scanner = CONN_KS_REASON;
+	snprintf(c->reason, sizeof(c->reason), "%s", CONN_KS_REASON);
+	c->verdict = "block";
+	metric_add(metrics_get(M_KILL_SWITCH_DENIALS),
+	    METRIC_LV(conn_proto_name(c->proto), "relay"), 1);
+	if (!c->relayed)
+		conn_audit(c, "tcp", "block", c->reason);
+	conn_close(c, 1);	/* relayed: its tcp_close line says kill_switch */
 }
 
 /* --- accept -------------------------------------------------------------- */
@@ -495,6 +635,7 @@ conn_new(struct worker *w, int fd, const struct sockaddr_storage *peer)
 	}
 	c->w = w;
 	c->id = ++w->next_id;
+	metric_gauge_add(metrics_get(M_CONNECTIONS_OPEN), NULL, 1);
 	c->cfd = fd;
 	c->ufd = -1;
 	c->up.pipe[0] = c->up.pipe[1] = c->down.pipe[0] = c->down.pipe[1] = -1;
@@ -551,7 +692,14 @@ conn_new(struct worker *w, int fd, const struct sockaddr_storage *peer)
 	}
 	c->has_slot = 1;
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	conn_set_state(c, CONN_SNIFF);
+	if (tproxy_dns_is_dns(&c->dst)) {
+		/* DNS over TCP: not sniffed; every frame judged (conn_dns_judge) */
+		c->proto = CONN_PROTO_DNS;
+		c->hold = TPROXY_DNS_HOLD;
+		conn_set_state(c, CONN_HTTP);
+	} else {
+		conn_set_state(c, CONN_SNIFF);
+	}
 	if (loop_set(w->loop, fd, LOOP_READ) == -1)
 		conn_close(c, 1);
 }
@@ -662,6 +810,19 @@ host_from_authority(const char *v, size_t n, char *host, size_t hlen)
 	}
 	host[n] = '\0';
 	return 0;
+}
+
+/* For the explicit proxy port (tproxy_proxy.c), declared in engine.h. */
+int
+conn_host_from_authority(const char *v, size_t n, char *host, size_t hlen)
+{
+	return host_from_authority(v, n, host, hlen);
+}
+
+void
+conn_sockaddr_format(const struct sockaddr_storage *ss, char *out, size_t len)
+{
+	sockaddr_format(ss, out, len);
 }
 
 /*
@@ -851,6 +1012,9 @@ conn_take_finding(struct conn *c, const struct scan_result *res)
 		return;
 	}
 	c->scanner = f->scanner;
+	if (f->pattern != NULL)
+		metric_add(metrics_get(M_DLP_FINDINGS), METRIC_LV(f->pattern,
+		    f->severity != NULL ? f->severity : ""), 1);
 	snprintf(c->reason, sizeof(c->reason), "%s", f->reason);
 	snprintf(c->pattern, sizeof(c->pattern), "%s", f->pattern ? f->pattern : "");
 	snprintf(c->redacted, sizeof(c->redacted), "%s", f->redacted);
@@ -888,7 +1052,16 @@ conn_decide(struct conn *c)
 		conn_close(c, 1);
 		return;
 	}
+	if (conn_killswitch(c))
+		return;
 	c->verdict = "allow";
+	if (c->proto == CONN_PROTO_DNS) {
+		/* its first query passed (each one has its own verdict) */
+		snprintf(c->reason, sizeof(c->reason), "DNS over TCP: every "
+		    "query judged");
+		conn_finish_decision(c);
+		return;
+	}
 	if (c->proto == CONN_PROTO_OTHER || c->proto == CONN_PROTO_SILENT) {
 		if (cfg->fw.other_tcp == FW_OTHER_TCP_ALLOW) {
 			snprintf(c->reason, sizeof(c->reason), "%s",
@@ -1018,7 +1191,10 @@ conn_connect(struct conn *c)
 static void
 conn_finish_decision(struct conn *c)
 {
+	conn_metrics_decision(c, 0);
 	conn_audit(c, "tcp", c->verdict, c->reason);
+	if (c->proto == CONN_PROTO_TLS && conn_mitm_start(c) == -1)
+		return;
 	conn_connect(c);
 }
 
@@ -1114,7 +1290,7 @@ conn_relay(struct conn *c, int ready)
 	struct loop *l = c->w->loop;
 	int cmask = 0, umask = 0, pending;
 
-	if (c->insp != NULL && !c->htunnel) {
+	if ((c->insp != NULL || c->proto == CONN_PROTO_DNS) && !c->htunnel) {
 		conn_http_relay(c);
 		return;
 	}
@@ -1192,10 +1368,16 @@ conn_connected(struct conn *c)
 		return;
 	}
 	/* bytes read while sniffing count as client bytes already */
-	if (c->insp == NULL)
+	if (c->insp == NULL && c->proto != CONN_PROTO_DNS)
 		c->up.bytes = c->blen;
 	c->relayed = 1;
+	metric_gauge_add(metrics_get(M_ACTIVE_TUNNELS), NULL, 1);
 	c->t_last = loop_now_ms();
+	if (c->mitm != NULL) {
+		conn_set_state(c, CONN_MITM);
+		conn_mitm_io(c, 0);
+		return;
+	}
 	conn_set_state(c, CONN_RELAY);
 	conn_relay(c, 0);
 }
@@ -1466,6 +1648,73 @@ conn_http_block(struct conn *c, const struct inspect_action *act)
 	c->hblock = 1;
 }
 
+/* --- DNS over TCP: every frame judged (tproxy_dns), the HTTP buffer ------- */
+
+/* One query's "dns" audit line; allowed queries only at debug level. */
+static void
+conn_dns_audit(struct conn *c, const struct nfq_decision *d)
+{
+	snprintf(c->host, sizeof(c->host), "%s", d->host);
+	if (!d->audit) {
+		log_debug("%s -> %s: dns allow %s %s", c->src_s, c->dst_s,
+		    d->qtype, d->host);
+		return;
+	}
+	c->scanner = d->scanner;
+	snprintf(c->reason, sizeof(c->reason), "%s", d->reason);
+	snprintf(c->pattern, sizeof(c->pattern), "%s",
+	    d->pattern != NULL ? d->pattern : "");
+	snprintf(c->redacted, sizeof(c->redacted), "%s", d->redacted);
+	conn_audit(c, "dns", d->verdict_name != NULL ? d->verdict_name :
+	    "block", c->reason);
+}
+
+/*
+ * Judge the buffered frames one at a time: allowed ones become sendable
+ * (bjudged), in order.  The first refused one is answered REFUSED - at
+ * once before any upstream exists, else after the responses still owed,
+ * exactly like an HTTP block - and a malformed one closes the connection.
+ * Returns 1 when the first frame passed before an upstream exists (the
+ * caller decides and connects), 0 otherwise; c may be closed.
+ */
+static int
+conn_dns_judge(struct conn *c)
+{
+	struct tproxy_dns_verdict v;
+	int r;
+
+	while (!c->dead && !c->hblock && c->resp_len == 0 &&
+	    c->bjudged < c->blen) {
+		r = tproxy_dns_judge(c->pol, &c->src, &c->dst, c->uid_known ?
+		    (long long)c->uid : -1, c->buf + c->bjudged,
+		    c->blen - c->bjudged, loop_now_ms(), &v);
+		if (r == 0)
+			return 0;	/* hold fits a whole frame: read on */
+		conn_dns_audit(c, &v.d);
+		if (r == -1) {
+			c->verdict = "block";
+			if (v.resp_len == 0) {
+				conn_close(c, 1);	/* malformed: no answer */
+				return 0;
+			}
+			conn_http_queue(c, (const char *)v.resp, v.resp_len);
+			if (c->ufd != -1) {
+				c->hblock = 1;
+				return 0;
+			}
+			if (conn_http_flush(c) != 1)
+				conn_close(c, 1);
+			else
+				conn_http_closing(c);
+			return 0;
+		}
+		c->bjudged += (size_t)r;
+		if (c->ufd == -1)
+			return 1;
+	}
+	return 0;
+}
+
 /*
  * Judge what is buffered until the inspector needs more or stops.  Returns
  * 1 when the connection's first request passed before an upstream exists
@@ -1477,6 +1726,8 @@ conn_http_judge(struct conn *c)
 	struct inspect_action act;
 	int r;
 
+	if (c->proto == CONN_PROTO_DNS)
+		return conn_dns_judge(c);
 	while (!c->dead && !c->hwait && !c->hblock && !c->htunnel &&
 	    c->resp_len == 0) {
 		r = inspect_feed(c->insp, (const char *)c->buf + c->bjudged,
@@ -1726,6 +1977,8 @@ conn_http_start(struct conn *c)
 {
 	struct inspect_config ic;
 
+	if (conn_killswitch(c))
+		return;
 	inspect_config_from_policy(&ic, c->pol);
 	ic.host_matches = conn_host_matches;
 	ic.host_ctx = c;
@@ -1742,6 +1995,74 @@ conn_http_start(struct conn *c)
 	c->http = NULL;
 	conn_set_state(c, CONN_HTTP);
 	conn_http_pre(c);
+}
+
+/* --- TLS interception (the state machine is tproxy_mitm's) --------------- */
+
+static void
+conn_mitm_audit(void *ctx, const struct inspect_audit *a)
+{
+	conn_http_audit_emit(ctx, a, AUDIT_UNSET);
+}
+
+/*
+ * An allowed TLS flow: intercept it unless interception is off or the SNI
+ * is a passthrough domain.  0: go on (connect); -1: c was closed.
+ */
+static int
+conn_mitm_start(struct conn *c)
+{
+	struct inspect_config ic;
+
+	if (!mitm_wanted(c->w->eng->mitm, c->pol->cfg, c->host))
+		return 0;
+	inspect_config_from_policy(&ic, c->pol);
+	c->mitm = mitm_session_new(c->w->eng->mitm, c->host, &ic,
+	    (const struct sockaddr *)&c->dst, sockaddr_len(&c->dst), c->buf,
+	    c->blen, conn_mitm_audit, c);
+	if (c->mitm == NULL) {
+		log_warnx("cannot start TLS interception for %s: refused",
+		    c->host);
+		conn_close(c, 1);
+		return -1;
+	}
+	/* the ClientHello is the session's now: nothing raw goes upstream */
+	free(c->buf);
+	c->buf = NULL;
+	c->blen = c->bcap = c->bsent = 0;
+	return 0;
+}
+
+static void
+conn_mitm_io(struct conn *c, int ready)
+{
+	int cmask, umask, r;
+
+	c->t_last = loop_now_ms();
+	r = mitm_session_io(c->mitm, c->cfd, c->ufd, &cmask, &umask);
+	mitm_session_bytes(c->mitm, &c->up.bytes, &c->down.bytes);
+	if (r == 0 && (ready & LOOP_ERROR))
+		r = -1;		/* a socket gone before its session ended */
+	if (r != 0 && mitm_session_blocked(c->mitm)) {
+		snprintf(c->reason, sizeof(c->reason), "%s",
+		    mitm_session_reason(c->mitm));
+		c->verdict = "block";
+		if (strncmp(c->reason, "upstream", 8) == 0) {
+			c->scanner = "tls";
+			conn_audit(c, "upstream_error", "block", c->reason);
+		}
+	}
+	if (r == -1) {
+		conn_close(c, 1);
+		return;
+	}
+	if (r == 1) {
+		conn_http_closing(c);	/* linger for the client's FIN */
+		return;
+	}
+	if (loop_set(c->w->loop, c->cfd, cmask) == -1 ||
+	    loop_set(c->w->loop, c->ufd, umask) == -1)
+		conn_close(c, 1);
 }
 
 static void
@@ -1776,6 +2097,9 @@ conn_io(struct loop *l, int fd, int ready, void *ctx)
 	case CONN_CLOSING:
 		conn_closing_read(c);
 		break;
+	case CONN_MITM:
+		conn_mitm_io(c, ready);
+		break;
 	case CONN_ACCEPTED:
 	case CONN_DECIDE:
 		/* not reading: only errors arrive here */
@@ -1793,10 +2117,17 @@ conn_sweep(struct worker *w, uint64_t now)
 	struct conn *c, *next;
 	const struct config *cfg;
 	uint64_t connect_ms, idle_ms, total_ms;
+	int ks = killswitch_active(w->eng->ks);
 
 	for (c = w->conns; c != NULL; c = next) {
 		next = c->next;
 		cfg = c->pol->cfg;
+		/* judged ones are cut; sniffing ones get the answer at decision */
+		if (ks && c->state != CONN_SNIFF && c->state != CONN_CLOSING &&
+		    c->state != CONN_ACCEPTED) {
+			conn_killswitch_cut(c);
+			continue;
+		}
 		connect_ms = (uint64_t)cfg->fw.connect_timeout_s * 1000;
 		idle_ms = (uint64_t)cfg->fw.idle_timeout_s * 1000;
 		total_ms = (uint64_t)cfg->forward_proxy.max_tunnel_seconds * 1000;
@@ -1834,6 +2165,7 @@ conn_sweep(struct worker *w, uint64_t now)
 			break;
 		case CONN_HTTP:
 		case CONN_RELAY:
+		case CONN_MITM:
 			if (c->hwait && now - c->t_hwait >= connect_ms) {
 				conn_http_resolve_timeout(c);
 			} else if (idle_ms > 0 && now - c->t_last >= idle_ms) {

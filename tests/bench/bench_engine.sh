@@ -28,15 +28,19 @@
 #                         stalled connections, which wrk hides, are errors
 # Proxy RSS = peak of the process tree's summed VmRSS sampled every 0.25 s
 # during the test (and VmHWM at the end of the bench); CPU = its
-# utime+stime over the test's wall time (100 = one core).
+# utime+stime over the test's wall time (100 = one core), and per request
+# (CPU time / requests: barely moved by other load on the machine, unlike
+# req/s).
 #
-# Knobs (defaults): BENCH_DURATION (4) seconds per wrk run, BENCH_REPS (3),
+# Knobs (defaults): BENCH_DURATION (2) seconds per wrk run, BENCH_REPS (6:
+# on a shared machine many short paired runs beat a few long ones),
 # BENCH_TESTS (all of the above), BENCH_PEERS ("haproxy squid"; add
 # mitmproxy sslsplit), BENCH_VARIANTS (overrides direct+pipelock+peers),
 # BENCH_OUT (dir of PIPELOCK_FW/bench), BENCH_TAG (UTC time),
 # BENCH_WRK_THREADS (1), BENCH_PLFW_MODE (strict | balanced),
 # BENCH_PERF ("" | test names: after the measured runs, `perf record` the
-# engine during one extra run of each and keep the report), BENCH_KEEP=1
+# engine during one extra run of each and keep the report; BENCH_PERF_HZ
+# (1999), BENCH_PERF_CG (fp | dwarf)), BENCH_KEEP=1
 # (keep configs and logs).
 # Output in BENCH_OUT: engine-TAG.md (printed), raw-TAG.csv, peaks-TAG.csv,
 # env-TAG.txt, perf-TAG-TEST.txt; engine-latest.md is the last run.
@@ -54,13 +58,15 @@ BENCH_ROOT=$(cd "$HERE/../.." && pwd)
 ALL_TESTS="http-1k-c1 http-1k-c16 http-1k-c128 https-1k-c1 https-1k-c16 https-1k-c128
 http-1k-close-c16 https-1k-close-c16 http-1m-c4 http-1k-seq100"
 PIPELOCK_FW=${PIPELOCK_FW:-$BENCH_ROOT/build/pipelock-fw}
-DURATION=${BENCH_DURATION:-4}
-REPS=${BENCH_REPS:-3}
+DURATION=${BENCH_DURATION:-2}
+REPS=${BENCH_REPS:-6}
 TESTS=$(echo ${BENCH_TESTS:-$ALL_TESTS})
 PEERS=${BENCH_PEERS:-haproxy squid}
 WRK_THREADS=${BENCH_WRK_THREADS:-1}
 TAG=${BENCH_TAG:-$(date -u +%Y%m%d-%H%M%S)}
 PERF_TESTS=${BENCH_PERF:-}
+PERF_HZ=${BENCH_PERF_HZ:-1999}
+PERF_CG=${BENCH_PERF_CG:-fp}		# fp (kernel stacks) | dwarf (user stacks too, large files)
 CLK_TCK=$(getconf CLK_TCK)
 SEQ_TIMEOUT=1			# seq tests: a fetch slower than this is a stall
 WRK_TIMEOUT=5			# wrk --timeout: a reply slower than this is an error
@@ -93,14 +99,12 @@ rss_sampler() {
 	done
 }
 
-# vmhwm_kb PID -- summed VmHWM (peak RSS over its lifetime) of PID's tree.
-vmhwm_kb() {
-	local total=0 p v
-	for p in "$1" $(descendants "$1"); do
-		v=$(awk '/^VmHWM:/ {print $2}' /proc/"$p"/status 2>/dev/null || true)
-		total=$((total + ${v:-0}))
-	done
-	echo "$total"
+# mem_kb PID -- "VmHWM,RssAnon,RssFile" (KiB) summed over PID's tree:
+# peak RSS over its lifetime, then what the RSS is made of now.
+mem_kb() {
+	cat $(for p in "$1" $(descendants "$1"); do echo "/proc/$p/status"; done) 2>/dev/null |
+		awk '/^VmHWM:/ {h += $2} /^RssAnon:/ {a += $2} /^RssFile:/ {f += $2}
+			END {printf "%d,%d,%d\n", h, a, f}'
 }
 
 # run_wrk UID CONNS URL [ARGS...] -- "requests seconds p50_ms p99_ms errors"
@@ -160,7 +164,7 @@ parse_test() {
 
 # run_test VARIANT REP TEST -- one measurement, appended to RAW.
 run_test() {
-	local v=$1 rep=$2 t=$3 res rssf t0=0 t1 start end rss=0 cpu=0
+	local v=$1 rep=$2 t=$3 res rssf t0=0 t1 start end rss=0 cpu=0 cpu_ms=0
 	local n secs p50 p99 errs pid=${V_PID[$1]:-} uid=${V_UID[$1]}
 	parse_test "$t"
 	rssf=$BENCH_TMP/rss.peak
@@ -188,16 +192,18 @@ run_test() {
 		(($(cat "$rssf") > rss)) && rss=$(cat "$rssf")
 		cpu=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v s="$start" -v e="$end" \
 			'BEGIN {printf "%.0f", 100 * d / hz / (e - s)}')
+		cpu_ms=$(((t1 - t0) * 1000 / CLK_TCK))
 	elif [[ $v != direct ]]; then
 		blog "$v DIED during $t: $(tail -n 5 "$BENCH_TMP/logs/$v.log" | tr '\n' ' ')"
 		DIED[$v]+="rep$rep $t; "
 	fi
 	read -r n secs p50 p99 errs <<<"$res"
 	awk -v OFS=, -v v="$v" -v rep="$rep" -v t="$t" -v c="$CONNS" -v n="$n" -v d="$secs" \
-		-v p50="$p50" -v p99="$p99" -v e="$errs" -v body="$BODY" -v rss="$rss" -v cpu="$cpu" 'BEGIN {
+		-v p50="$p50" -v p99="$p99" -v e="$errs" -v body="$BODY" -v rss="$rss" -v cpu="$cpu" \
+		-v cms="$cpu_ms" 'BEGIN {
 		rps = d > 0 ? n / d : 0
-		printf "%s,%d,%s,%d,%.3f,%d,%.1f,%.3f,%.3f,%.2f,%d,%d,%d\n",
-			v, rep, t, c, d, n, rps, p50, p99, rps * body / 1048576, e, rss, cpu }' >>"$RAW"
+		printf "%s,%d,%s,%d,%.3f,%d,%.1f,%.3f,%.3f,%.2f,%d,%d,%d,%d\n",
+			v, rep, t, c, d, n, rps, p50, p99, rps * body / 1048576, e, rss, cpu, cms }' >>"$RAW"
 	blog "  $v rep$rep $t: $(tail -n 1 "$RAW" | cut -d, -f6-)"
 }
 
@@ -205,14 +211,22 @@ run_test() {
 perf_profile() {
 	local t=$1 data=$OUT/perf-$TAG-$t.data
 	parse_test "$t"
-	perf record -F 1999 -g -p "${V_PID[pipelock]}" -o "$data" -- sleep "$DURATION" \
+	perf record -F "$PERF_HZ" --call-graph "$PERF_CG" -p "${V_PID[pipelock]}" -o "$data" -- sleep "$DURATION" \
 		>"$BENCH_TMP/logs/perf.log" 2>&1 &
 	PERF_PID=$!
 	run_wrk "${V_UID[pipelock]}" "$CONNS" "$URL" "${EXTRA[@]}" >/dev/null
 	wait "$PERF_PID" || true
 	PERF_PID=""
-	perf report -i "$data" --stdio --no-children --sort dso,sym --percent-limit 0.7 -g none \
-		>"$OUT/perf-$TAG-$t.txt" 2>/dev/null || true
+	{
+		echo "# perf record -F $PERF_HZ --call-graph $PERF_CG -p <pipelock-fw> during $t (${DURATION}s)"
+		echo "# share of the engine's samples by object, then by symbol"
+		perf report -i "$data" --stdio --no-children --sort dso -g none 2>/dev/null | grep -v '^#' | grep .
+		perf report -i "$data" --stdio --no-children --sort dso,sym --percent-limit 0.5 -g none \
+			2>/dev/null | grep -v '^#' | grep .
+		echo "# pipelock-fw's own code"
+		perf report -i "$data" --stdio --no-children --dso pipelock-fw --sort sym --percent-limit 0.1 \
+			-g none 2>/dev/null | grep -v '^#' | grep .
+	} >"$OUT/perf-$TAG-$t.txt" 2>&1 || true
 	blog "perf profile of pipelock during $t: $OUT/perf-$TAG-$t.txt"
 }
 
@@ -273,8 +287,8 @@ main() {
 	trap 'exit 143' TERM
 	bench_up
 	write_env
-	echo "variant,rep,test,conns,duration_s,requests,rps,p50_ms,p99_ms,mib_s,errors,rss_kb,cpu_pct" >"$RAW"
-	echo "variant,vmhwm_kb" >"$PEAKS"
+	echo "variant,rep,test,conns,duration_s,requests,rps,p50_ms,p99_ms,mib_s,errors,rss_kb,cpu_pct,cpu_ms" >"$RAW"
+	echo "variant,vmhwm_kb,rss_anon_kb,rss_file_kb" >"$PEAKS"
 
 	# uids: pipelock-fw's agent is 1000, direct 1001, peers 1002...
 	local uid=1002 live=() order=()
@@ -320,7 +334,7 @@ main() {
 		done
 	done
 	for v in "${VARIANTS[@]}"; do
-		[[ ${V_MODE[$v]} == none ]] || echo "$v,$(vmhwm_kb "${V_PID[$v]}")" >>"$PEAKS"
+		[[ ${V_MODE[$v]} == none ]] || echo "$v,$(mem_kb "${V_PID[$v]}")" >>"$PEAKS"
 		# after all that load, the variant still relays the right bytes
 		variant_check "$v" || notes[$v]+="FAILED its content check after the load; "
 	done

@@ -70,27 +70,47 @@ def main():
             "failed": sum(1 for r in rs if int(r["errors"]) < 0 or float(r["rps"]) == 0),
             "rss": max(float(r["rss_kb"]) for r in rs) / 1024, "cpu": med(rs, "cpu_pct"),
             "min": min(float(r["rps"]) for r in rs), "max": max(float(r["rps"]) for r in rs),
+            # CPU time per request (µs): the interceptor's cost, barely moved by
+            # other load on the machine (older raw files lack cpu_ms)
+            "us_req": statistics.median(
+                1000 * float(r["cpu_ms"]) / float(r["requests"]) for r in rs
+                if float(r["requests"]) > 0) if all(r.get("cpu_ms") for r in rs)
+            and any(float(r["requests"]) > 0 for r in rs) else None,
         }
 
+    def paired_all(v, base, t):
+        """v's req/s / base's req/s in each repetition: the two ran seconds
+        apart, so a load burst from elsewhere on the machine mostly cancels."""
+        b = {r["rep"]: float(r["rps"]) for r in groups.get((base, t), [])}
+        return [float(r["rps"]) / b[r["rep"]] for r in groups.get((v, t), [])
+                if b.get(r["rep"], 0) > 0]
+
+    def paired(v, base, t):
+        q = paired_all(v, base, t)
+        return statistics.median(q) if q else None
+
     def ratio(v, t):
-        d, x = s.get(("direct", t)), s.get((v, t))
-        if not d or not x or d["rps"] == 0:
-            return None
-        return x["rps"] / d["rps"]
+        return paired(v, "direct", t)
+
+    def spread(v, t):
+        q = paired_all(v, "direct", t)
+        return f" ({min(q):.2f}–{max(q):.2f})" if len(q) > 1 else ""
 
     out = []
     p = out.append
     tag = next((l.split(": ", 1)[1] for l in env if l.startswith("tag: ")), "?")
     p(f"# pipelock-fw engine benchmark ({tag})\n")
-    p("Agents (one uid per variant; pipelock-fw's is 1000) → interceptor → nginx over a veth, in network namespaces on one "
-      "machine; all variants run throughout and take turns test by test; every number is the median of the repetitions; ratios divide by `direct` "
-      "measured in the same run.\n")
+    p("Agents (one uid per variant; pipelock-fw's is 1000) → interceptor → nginx over a veth, "
+      "in network namespaces on one machine.  All variants run throughout and take turns test "
+      "by test.  Absolute numbers are medians over the repetitions; a ratio is the median over "
+      "the repetitions of (variant ÷ direct measured seconds before or after it).\n")
     p("```")
     p("\n".join(l for l in env if not l.startswith(("note ", "engine-log: "))))
     p("```\n")
 
     p("## Throughput, ratio to direct\n")
-    p("req/s (MiB/s for 1 MiB bodies); `direct` column is absolute, the others are × direct.\n")
+    p("req/s (MiB/s for 1 MiB bodies); the `direct` column is absolute, the others are × direct "
+      "(median, and in brackets the lowest–highest repetition).\n")
     p("| test | direct | " + " | ".join(name(v) for v in variants if v != "direct") + " |")
     p("|---|---:|" + "---:|" * (len(variants) - 1))
     for t in tests:
@@ -106,6 +126,8 @@ def main():
             c = "–" if r is None else f"{r:.2f}×"
             if v == "pipelock" and r is not None:
                 c = f"**{c}**"
+            if r is not None:
+                c += spread(v, t)
             if x and x["errors"]:
                 c += f" ({x['errors']} err)"
             cells.append(c)
@@ -133,12 +155,30 @@ def main():
             x = s.get((v, t))
             cells.append(f"{x['rss']:.1f} / {x['cpu']:.0f}" if x else "–")
         p(f"| {t} | " + " | ".join(cells) + " |")
-    hwm = {}
-    for r in peaks:
-        hwm[r["variant"]] = max(hwm.get(r["variant"], 0), float(r["vmhwm_kb"]) / 1024)
-    if hwm:
-        p("| peak VmHWM over the whole bench | " +
-          " | ".join(f"{hwm[v]:.1f}" if v in hwm else "–" for v in others) + " |")
+    p("")
+    p("## Interceptor CPU time per request (µs; 1 MiB bodies: per MiB)\n")
+    p("Less sensitive to the rest of the machine's load than req/s: the cost each variant adds.\n")
+    p("| test | " + " | ".join(name(v) for v in others) + " |")
+    p("|---|" + "---:|" * len(others))
+    for t in tests:
+        cells = []
+        for v in others:
+            x = s.get((v, t))
+            cells.append(f"{x['us_req']:.1f}" if x and x["us_req"] is not None else "–")
+        p(f"| {t} | " + " | ".join(cells) + " |")
+    p("")
+    p("Memory of the interceptor processes (MiB):\n")
+    p("| | " + " | ".join(name(v) for v in others) + " |")
+    p("|---|" + "---:|" * len(others))
+    p("| peak sampled VmRSS, any test | " + " | ".join(
+        f"{max(x['rss'] for (vv, t), x in s.items() if vv == v):.1f}" for v in others) + " |")
+    pk = {r["variant"]: r for r in peaks}
+    if pk:
+        def cell(v, k):
+            return f"{float(pk[v][k]) / 1024:.1f}" if v in pk and pk[v].get(k) else "–"
+        p("| peak VmHWM over the whole bench | " + " | ".join(cell(v, "vmhwm_kb") for v in others) + " |")
+        p("| at the end: RssAnon (heap, stacks) | " + " | ".join(cell(v, "rss_anon_kb") for v in others) + " |")
+        p("| at the end: RssFile (mapped code, libraries) | " + " | ".join(cell(v, "rss_file_kb") for v in others) + " |")
     p("")
 
     p("## Targets (issue 8)\n")
@@ -160,9 +200,7 @@ def main():
         p(f"| {label} | {fmt} | {verdict} |")
 
     target("HTTP 1 KiB keep-alive c16 (DLP on) ≥ 0.6× direct", ratio("pipelock", "http-1k-c16"), 0.6)
-    pl, sq = s.get(("pipelock", "http-1k-c16")), s.get(("squid", "http-1k-c16"))
-    target("HTTP 1 KiB keep-alive c16 ≥ 3× squid",
-           pl["rps"] / sq["rps"] if pl and sq and sq["rps"] else None, 3.0)
+    target("HTTP 1 KiB keep-alive c16 ≥ 3× squid", paired("pipelock", "squid", "http-1k-c16"), 3.0)
     target("HTTPS SNI passthrough c16 ≥ 0.7× direct", ratio("pipelock", "https-1k-c16"), 0.7)
     target("1 MiB bodies ≥ 0.8× direct", ratio("pipelock", "http-1m-c4"), 0.8)
     target("new connection per request ≥ 0.6× direct", ratio("pipelock", "http-1k-close-c16"), 0.6)
