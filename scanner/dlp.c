@@ -1376,7 +1376,7 @@ dlp_trig_block(struct dlp_carry *c, uint64_t k0[8], uint64_t k1[5],
 	t = dlp_row(tok, c->rtok, 16);
 	t |= hs & SHL(h2, c->h2, 1) & SHL(hs, c->hs, 3) & SHL(h2, c->h2, 4);
 	t |= x & (SHL(bs, c->bs, 1) | (SHL(zero, c->zero, 1) &
-	    (SHL(h2, c->h2, 2) | (SHL(h2, c->h2, 3) & SHL(hs, c->hs, 2))))));
+	    (SHL(h2, c->h2, 2) | (SHL(h2, c->h2, 3) & SHL(hs, c->hs, 2)))));
 	*rt = t;
 	if (shapes) {
 		d2 = d & SHL(d, c->d, 1);

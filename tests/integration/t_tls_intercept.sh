@@ -72,6 +72,16 @@ upstream_saw "GET /ka3" || fail "keep-alive: first request missing"
 ! upstream_saw "$SECRET" || fail "keep-alive: secret reached the upstream"
 log "keep-alive requests each inspected"
 
+# 3b. volume: a 3 MB upload (held and judged, then forwarded) and a 20 MB download
+head -c 3000000 /dev/zero | tr '\0' a >"$AGENT_TMP/up.bin"
+code=$(acurl -o /dev/null -w '%{http_code}' -H "Content-Type: application/octet-stream" \
+	--data-binary "@$AGENT_TMP/up.bin" "https://allowed.test/upload" 2>&1) || fail "upload: $code"
+[[ $code == 200 ]] || fail "upload: HTTP $code"
+upstream_log | grep '"path": *"/upload"' | grep -q '"body_len": *3000000' || fail "upstream did not get the 3 MB body"
+size=$(acurl -o /dev/null -w '%{size_download}' "https://allowed.test/big?n=20000000" 2>&1) || fail "download: $size"
+[[ $size == 20000000 ]] || fail "download: $size bytes, want 20000000"
+log "3 MB upload and 20 MB download through the interception"
+
 # 4. Host != SNI
 code=$(acurl -o /dev/null -w '%{http_code}' -H "Host: other.test" "https://allowed.test/fronted" 2>&1) || true
 [[ $code == 403 ]] || fail "Host != SNI: HTTP $code, want 403"
