@@ -1277,6 +1277,8 @@ dlp_shapes_sync(const unsigned char *s, size_t p, size_t lo)
 #define K2_BS	0x04	/* '\\' */
 #define K2_X	0x08	/* 'x' 'X' */
 #define K2_ZERO	0x10
+#define K2_AN	0x20	/* [0-9A-Za-z] */
+#define K2_B58	0x40	/* [1-9A-Za-z]: base58 under (?i) */
 
 static unsigned char dlp_ktab[2][128];
 static int dlp_simd;
@@ -1314,6 +1316,8 @@ dlp_ktab_init(void)
 		k2 |= c == '\\' ? K2_BS : 0;
 		k2 |= (c | 0x20) == 'x' ? K2_X : 0;
 		k2 |= c == '0' ? K2_ZERO : 0;
+		k2 |= alpha || digit ? K2_AN : 0;
+		k2 |= alpha || (digit && c != '0') ? K2_B58 : 0;
 		dlp_ktab[0][c] = k;
 		dlp_ktab[1][c] = k2;
 	}
@@ -1332,17 +1336,23 @@ dlp_ktab_init(void)
  * places (within the block), and the block before reaches in with its
  * trailing run of `run` bytes.
  */
-static inline uint64_t
+static inline __attribute__((always_inline)) uint64_t
 dlp_row(uint64_t m, unsigned run, unsigned n)
 {
 	uint64_t z = ~m;
-	unsigned sp = 1, k;
 
-	while (sp < n) {
-		k = n - sp < sp ? n - sp : sp;
-		z |= z << k;
-		sp += k;
-	}
+	/* n is a constant: the compiler keeps only the steps it needs. */
+	z |= z << 1;
+	if (n > 2)
+		z |= z << (n >= 4 ? 2 : n - 2);
+	if (n > 4)
+		z |= z << (n >= 8 ? 4 : n - 4);
+	if (n > 8)
+		z |= z << (n >= 16 ? 8 : n - 8);
+	if (n > 16)
+		z |= z << (n >= 32 ? 16 : n - 16);
+	if (n > 32)
+		z |= z << (n - 32);
 	return ~z & (run + 1 >= n ? ~0ULL : ~0ULL << (n - 1 - run));
 }
 
@@ -1357,27 +1367,27 @@ dlp_row_next(uint64_t m, unsigned run)
 
 /* What the triggers of a block need from the block before. */
 struct dlp_carry {
-	unsigned	rtok, rds, rl, rg;
+	unsigned	rtok, rds, rl, rg, ran, rb58;
 	uint64_t	d, d2, d4, l, l2, nw, hy, hex, h2, hs, e24, bs, zero;
 };
 
 /* Triggers of one block from its class masks; c holds the block before. */
-static inline void
-dlp_trig_block(struct dlp_carry *c, uint64_t k0[8], uint64_t k1[5],
-    int shapes, uint64_t *rt, uint64_t *st)
+static inline __attribute__((always_inline)) void
+dlp_trig_block(struct dlp_carry *c, uint64_t k0[8], uint64_t k1[7],
+    int shapes, uint64_t *rt, uint64_t *ht, uint64_t *st)
 {
 	uint64_t tok = k0[0], hex = k0[1], hs = k0[2], w = k0[3], d = k0[4];
 	uint64_t l = k0[5], ssep = k0[6], ds = k0[7], dot = k1[0], hy = k1[1];
-	uint64_t bs = k1[2], x = k1[3], zero = k1[4];
+	uint64_t bs = k1[2], x = k1[3], zero = k1[4], an = k1[5], b58 = k1[6];
 	uint64_t t, d2, d4, l2, h2, e24, bad, nw = ~w;
 
 	/* Token runs of 16; joints of separated hex pairs (see above). */
 	h2 = hex & SHL(hex, c->hex, 1);
-	t = dlp_row(tok, c->rtok, 16);
-	t |= hs & SHL(h2, c->h2, 1) & SHL(hs, c->hs, 3) & SHL(h2, c->h2, 4);
+	*rt = dlp_row(tok, c->rtok, 16);
+	t = hs & SHL(h2, c->h2, 1) & SHL(hs, c->hs, 3) & SHL(h2, c->h2, 4);
 	t |= x & (SHL(bs, c->bs, 1) | (SHL(zero, c->zero, 1) &
 	    (SHL(h2, c->h2, 2) | (SHL(h2, c->h2, 3) & SHL(hs, c->hs, 2)))));
-	*rt = t;
+	*ht = t;
 	if (shapes) {
 		d2 = d & SHL(d, c->d, 1);
 		d4 = d2 & SHL(d2, c->d2, 2);
@@ -1389,8 +1399,8 @@ dlp_trig_block(struct dlp_carry *c, uint64_t k0[8], uint64_t k1[5],
 		/* Card: 15 of [0-9 -] whose first 4 are digits. */
 		t |= dlp_row(ds, c->rds, 15) & SHL(d4, c->d4, 11);
 		/* WIF: 51 base58 bytes; Discord: 24 alphanumerics then '.'. */
-		t |= dlp_row(tok, c->rtok, 51);
-		e24 = dlp_row(tok, c->rtok, 24);
+		t |= dlp_row(b58, c->rb58, 51);
+		e24 = dlp_row(an, c->ran, 24);
 		t |= dot & SHL(e24, c->e24, 1);
 		/*
 		 * Seed: bad bytes are neither letters nor separators, the
@@ -1402,6 +1412,8 @@ dlp_trig_block(struct dlp_carry *c, uint64_t k0[8], uint64_t k1[5],
 		    (~l & SHL(l, c->l, 1) & ~SHL(l2, c->l2, 2));
 		t |= dlp_row(~bad, c->rg, 47);
 		c->rds = dlp_row_next(ds, c->rds);
+		c->ran = dlp_row_next(an, c->ran);
+		c->rb58 = dlp_row_next(b58, c->rb58);
 		c->rl = dlp_row_next(l, c->rl);
 		c->rg = dlp_row_next(~bad, c->rg);
 		c->d = d;
@@ -1433,7 +1445,7 @@ dlp_trig_block(struct dlp_carry *c, uint64_t k0[8], uint64_t k1[5],
 __attribute__((target("avx512f,avx512bw,avx512vbmi")))
 static void
 dlp_trig_avx512(const unsigned char *s, size_t len, uint64_t *rt,
-    uint64_t *st)
+    uint64_t *ht, uint64_t *st)
 {
 	struct dlp_carry c;
 	__m512i t0lo = _mm512_loadu_si512(dlp_ktab[0]);
@@ -1442,9 +1454,8 @@ dlp_trig_avx512(const unsigned char *s, size_t len, uint64_t *rt,
 	__m512i t1hi = _mm512_loadu_si512(dlp_ktab[1] + 64);
 	__m512i v, c0, c1;
 	__mmask64 m, ascii;
-	uint64_t k0[8], k1[5], sdummy;
+	uint64_t k0[8], k1[7], sdummy;
 	size_t b, nb = (len + 63) / 64;
-	int i;
 
 	memset(&c, 0, sizeof(c));
 	c.nw = ~0ULL;		/* before the buffer: a \b boundary */
@@ -1454,16 +1465,28 @@ dlp_trig_avx512(const unsigned char *s, size_t len, uint64_t *rt,
 		ascii = ~_mm512_movepi8_mask(v) & m;
 		c0 = _mm512_maskz_permutex2var_epi8(ascii, t0lo, v, t0hi);
 		c1 = _mm512_maskz_permutex2var_epi8(ascii, t1lo, v, t1hi);
-		for (i = 0; i < 8; i++)
-			k0[i] = _mm512_test_epi8_mask(c0,
-			    _mm512_set1_epi8((char)(1 << i)));
-		for (i = 0; i < 5; i++)
-			k1[i] = _mm512_test_epi8_mask(c1,
-			    _mm512_set1_epi8((char)(1 << i)));
-		dlp_trig_block(&c, k0, k1, st != NULL, &rt[b],
+#define DLP_K(v, bit)	_mm512_test_epi8_mask(v, _mm512_set1_epi8((char)(bit)))
+		k0[0] = DLP_K(c0, 0x01);
+		k0[1] = DLP_K(c0, 0x02);
+		k0[2] = DLP_K(c0, 0x04);
+		k0[3] = DLP_K(c0, 0x08);
+		k0[4] = DLP_K(c0, 0x10);
+		k0[5] = DLP_K(c0, 0x20);
+		k0[6] = DLP_K(c0, 0x40);
+		k0[7] = DLP_K(c0, 0x80);
+		k1[0] = DLP_K(c1, 0x01);
+		k1[1] = DLP_K(c1, 0x02);
+		k1[2] = DLP_K(c1, 0x04);
+		k1[3] = DLP_K(c1, 0x08);
+		k1[4] = DLP_K(c1, 0x10);
+		k1[5] = DLP_K(c1, 0x20);
+		k1[6] = DLP_K(c1, 0x40);
+#undef DLP_K
+		dlp_trig_block(&c, k0, k1, st != NULL, &rt[b], &ht[b],
 		    st ? &st[b] : &sdummy);
 		/* Past the end (zero bytes) nothing may trigger. */
 		rt[b] &= m;
+		ht[b] &= m;
 		if (st)
 			st[b] &= m;
 	}
@@ -1489,16 +1512,17 @@ dlp_bitmap(uint64_t **map, size_t *cap, size_t len)
 }
 
 /*
- * Trigger bitmaps of buf: runs triggers into rt, shape triggers into st
- * (NULL: not wanted).  Returns -1 when there is no SIMD path: callers scan
- * every byte.
+ * Trigger bitmaps of buf: runs triggers into rt (token runs, then hex
+ * joints: 2 * (len + 63) / 64 words), shape triggers into st (NULL: not
+ * wanted).  Returns -1 when there is no SIMD path: callers scan every byte.
  */
 static int
 dlp_trig(const char *buf, size_t len, uint64_t *rt, uint64_t *st)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
 	if (dlp_simd) {
-		dlp_trig_avx512((const unsigned char *)buf, len, rt, st);
+		dlp_trig_avx512((const unsigned char *)buf, len, rt,
+		    rt + (len + 63) / 64, st);
 		return 0;
 	}
 #endif
@@ -1572,7 +1596,8 @@ dlp_pass(const struct dlp *d, const char *buf, size_t len,
 	if (d->prefilter) {
 		shapes = (want & DLP_WANT_PATTERNS) ||
 		    ((want & DLP_WANT_SEED) && d->seed_enabled);
-		rt = dlp_bitmap(&t->truns[rslot], &t->ntruns[rslot], len);
+		rt = dlp_bitmap(&t->truns[rslot], &t->ntruns[rslot],
+		    (len + 63) / 64 * 128);
 		if (shapes)
 			st = dlp_bitmap(&t->tshape, &t->ntshape, len);
 		if (rt == NULL || (shapes && st == NULL))
@@ -1684,6 +1709,13 @@ dlp_printable(const char *s, size_t n)
 #define C_HSEP	0x80	/* hex byte separator : - space , */
 
 static unsigned char dlp_class[256];
+/* dlp_class plus the bytes a token run looks at ('.', '/', '='). */
+#define R_DOT	0x100
+#define R_SLASH	0x200
+#define R_EQ	0x400
+static uint16_t dlp_rcls[256];
+/* dlp_rcls of ASCII split in bytes, for the SIMD table lookups. */
+static unsigned char dlp_rcls_lo[128], dlp_rcls_hi[128];
 
 static void
 dlp_class_init(void)
@@ -1713,6 +1745,12 @@ dlp_class_init(void)
 		if (c == ':' || c == '-' || c == ' ' || c == ',')
 			k |= C_HSEP;
 		dlp_class[c] = k;
+		dlp_rcls[c] = (uint16_t)(k | (c == '.' ? R_DOT : 0) |
+		    (c == '/' ? R_SLASH : 0) | (c == '=' ? R_EQ : 0));
+		if (c < 128) {
+			dlp_rcls_lo[c] = (unsigned char)dlp_rcls[c];
+			dlp_rcls_hi[c] = (unsigned char)(dlp_rcls[c] >> 8);
+		}
 	}
 }
 
@@ -1761,23 +1799,52 @@ dlp_dotless(const struct dlp *d, const char *run, size_t rlen,
 	return rc;
 }
 
+/*
+ * Would a token of hex digits only decode (norm_hex_decode) into text
+ * dlp_printable() accepts?  Git SHAs and hashes are everywhere and decode
+ * to random bytes: this answers without decoding, mostly after a few
+ * pairs.
+ */
+static int
+dlp_hex_printable(const char *t, size_t n)
+{
+	static const unsigned char hv[128] = {
+		['0'] = 0, ['1'] = 1, ['2'] = 2, ['3'] = 3, ['4'] = 4,
+		['5'] = 5, ['6'] = 6, ['7'] = 7, ['8'] = 8, ['9'] = 9,
+		['a'] = 10, ['b'] = 11, ['c'] = 12, ['d'] = 13, ['e'] = 14,
+		['f'] = 15, ['A'] = 10, ['B'] = 11, ['C'] = 12, ['D'] = 13,
+		['E'] = 14, ['F'] = 15,
+	};
+	size_t i, bad = 0, maxbad = n / 2 * (100 - DLP_PRINTABLE_PCT) / 100;
+	unsigned char c;
+
+	if (n % 2 || n / 2 < 4)
+		return 0;	/* odd: not hex to the decoder; short: not text */
+	for (i = 0; i < n; i += 2) {
+		c = (unsigned char)(hv[t[i] & 0x7f] << 4 | hv[t[i + 1] & 0x7f]);
+		if (!((c >= 0x20 && c < 0x7f) || c == '\t' || c == '\n' ||
+		    c == '\r' || c >= 0xc2) && ++bad > maxbad)
+			return 0;
+	}
+	return 1;
+}
+
 /* Try every decoding the bytes of a token allow. */
 static int
 dlp_token(const struct dlp *d, const char *t, size_t n, unsigned char k,
-    enum scan_where where, const char *host, size_t off, int depth,
-    struct scan_result *res)
+    unsigned seen, enum scan_where where, const char *host, size_t off,
+    int depth, struct scan_result *res)
 {
-	unsigned char seen = 0;
-	size_t i;
 	int rc = 0;
 
-	/* base64 of text mixes cases; one-case words and hex do not. */
-	for (i = 0; i < n && (seen & (C_UP | C_LO)) != (C_UP | C_LO); i++)
-		seen |= dlp_class[(unsigned char)t[i]];
+	/*
+	 * base64 of text mixes cases; one-case words and hex do not (seen:
+	 * the classes of the token's bytes ORed).
+	 */
 	if ((seen & (C_UP | C_LO)) != (C_UP | C_LO))
 		k &= (unsigned char)~C_B64;
 
-	if (k & C_HEX)
+	if ((k & C_HEX) && dlp_hex_printable(t, n))
 		rc = dlp_layer(d, t, n, norm_hex_decode, where, host, off,
 		    depth, res);
 	if (rc >= 0 && (k & C_B64))
@@ -1818,6 +1885,78 @@ dlp_hexsep_end(const unsigned char *s, size_t len, size_t i)
 	return pairs >= DLP_RUN_MIN / 2 ? end : i;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* dlp_span() 64 bytes a step: two table lookups, then masks. */
+__attribute__((target("avx512f,avx512bw,avx512vbmi")))
+static size_t
+dlp_span_avx512(const unsigned char *s, size_t j, size_t lim,
+    unsigned stop, unsigned *kand, unsigned *kor)
+{
+	const unsigned char *lo = dlp_rcls_lo, *hi = dlp_rcls_hi;
+	__m512i v, a, b;
+	__mmask64 m, ok, run;
+	unsigned ka = *kand, ko = *kor;
+	size_t n;
+
+#define DLP_K(x, bit)	_mm512_test_epi8_mask(x, _mm512_set1_epi8((char)(bit)))
+	while (j < lim) {
+		m = lim - j >= 64 ? ~0ULL : (1ULL << (lim - j)) - 1;
+		v = _mm512_maskz_loadu_epi8(m, s + j);
+		m &= ~_mm512_movepi8_mask(v);
+		a = _mm512_maskz_permutex2var_epi8(m,
+		    _mm512_loadu_si512(lo), v, _mm512_loadu_si512(lo + 64));
+		b = _mm512_maskz_permutex2var_epi8(m,
+		    _mm512_loadu_si512(hi), v, _mm512_loadu_si512(hi + 64));
+		ok = DLP_K(a, C_TOK) & ~DLP_K(b, stop >> 8);
+		n = ok == ~0ULL ? 64 : (size_t)__builtin_ctzll(~ok);
+		run = n == 64 ? ~0ULL : (1ULL << n) - 1;
+		/* Branch-free: a class is in kand if no run byte lacks it. */
+		ka &= ~((unsigned)(((_mm512_test_epi8_mask(a,
+		    _mm512_set1_epi8(C_B64)) & run) != run) * C_B64) |
+		    (unsigned)(((DLP_K(a, C_HEX) & run) != run) * C_HEX) |
+		    (unsigned)(((DLP_K(a, C_B32) & run) != run) * C_B32));
+		ko |= (unsigned)(((DLP_K(a, C_UP) & run) != 0) * C_UP) |
+		    (unsigned)(((DLP_K(a, C_LO) & run) != 0) * C_LO) |
+		    (unsigned)(((DLP_K(b, R_DOT >> 8) & run) != 0) * R_DOT) |
+		    (unsigned)(((DLP_K(b, R_SLASH >> 8) & run) != 0) *
+		    R_SLASH);
+		j += n;
+		if (n < 64)
+			break;
+	}
+#undef DLP_K
+	*kand = ka;
+	*kor = ko;
+	return j < lim ? j : lim;
+}
+#endif
+
+/*
+ * From j up to lim, the bytes that are token bytes and in none of the
+ * classes `stop`: returns where they end, ANDs their classes into *kand
+ * and ORs them into *kor.  PCRE2-only mode (the tests' reference) keeps
+ * the plain loop.
+ */
+static size_t
+dlp_span(const struct dlp *d, const unsigned char *s, size_t j, size_t lim,
+    unsigned stop, unsigned *kand, unsigned *kor)
+{
+	unsigned c;
+
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (dlp_simd && d->prefilter)
+		return dlp_span_avx512(s, j, lim, stop, kand, kor);
+#endif
+	for (; j < lim; j++) {
+		c = dlp_rcls[s[j]];
+		if (!(c & C_TOK) || (c & stop))
+			break;
+		*kand &= c;
+		*kor |= c;
+	}
+	return j;
+}
+
 /*
  * Find encoded and dotted runs in buf from `from` (0, or a point a scan
  * from 0 stands on: see dlp_runs_sync()) until `to`, and rescan their
@@ -1830,7 +1969,8 @@ dlp_runs_range(const struct dlp *d, const char *buf, size_t len,
     int depth, struct scan_result *res, size_t from, size_t to, int *rcp)
 {
 	const unsigned char *s = (const unsigned char *)buf;
-	size_t i = from, j, p, q, hx;
+	size_t i = from, j, p, q, hx, lim;
+	unsigned kand, kor;
 	unsigned char k, c;
 	int rc = 0, dots, slashes;
 
@@ -1853,20 +1993,22 @@ dlp_runs_range(const struct dlp *d, const char *buf, size_t len,
 				continue;
 			}
 		}
-		for (j = i; j < len && (dlp_class[s[j]] & C_TOK) &&
-		    j - i < DLP_RUN_MAX; j++)
+		/* The run, the classes all its bytes have and any byte has. */
+		kand = C_B64 | C_HEX | C_B32;
+		kor = 0;
+		lim = len - i > DLP_RUN_MAX ? i + DLP_RUN_MAX : len;
+		for (j = i; ; j++) {
+			j = dlp_span(d, s, j, lim, R_EQ, &kand, &kor);
 			/* '=' ends a token unless it is padding ("k=v"). */
-			if (s[j] == '=' && j + 1 < len && s[j + 1] != '=' &&
-			    (dlp_class[s[j + 1]] & C_TOK))
+			if (j >= lim || s[j] != '=' || (j + 1 < len &&
+			    s[j + 1] != '=' && (dlp_class[s[j + 1]] & C_TOK)))
 				break;
-		/* Short tokens (most words) need no second look. */
-		k = C_B64 | C_HEX | C_B32;
-		dots = slashes = 0;
-		for (p = i; j - i >= DLP_RUN_MIN && p < j; p++) {
-			k &= dlp_class[s[p]];
-			dots |= s[p] == '.';
-			slashes |= s[p] == '/';
+			kand &= dlp_rcls['='];
+			kor |= dlp_rcls['='];
 		}
+		k = (unsigned char)kand;
+		dots = (kor & R_DOT) != 0;
+		slashes = (kor & R_SLASH) != 0;
 		if (j == i) {
 			i++;
 			continue;
@@ -1881,19 +2023,19 @@ dlp_runs_range(const struct dlp *d, const char *buf, size_t len,
 			else if (dots)
 				rc = 0;
 			else
-				rc = dlp_token(d, buf + i, j - i, k, where, host,
-				    off, depth, res);
+				rc = dlp_token(d, buf + i, j - i, k, kor, where,
+				    host, off, depth, res);
 			/* Pieces between '.' and '/' (path segments, JWT parts). */
 			for (p = i; (dots || slashes) && rc >= 0 && p < j;
 			    p = q + 1) {
-				k = C_B64 | C_HEX | C_B32;
-				for (q = p; q < j && s[q] != '.' && s[q] != '/';
-				    q++)
-					k &= dlp_class[s[q]];
+				kand = C_B64 | C_HEX | C_B32;
+				kor = 0;
+				q = dlp_span(d, s, p, j, R_DOT | R_SLASH, &kand,
+				    &kor);
 				if (q - p >= DLP_RUN_MIN && q - p < j - i)
-					rc = dlp_token(d, buf + p, q - p, k,
-					    where, host, dlp_map_off(map, p),
-					    depth, res);
+					rc = dlp_token(d, buf + p, q - p,
+					    (unsigned char)kand, kor, where, host,
+					    dlp_map_off(map, p), depth, res);
 			}
 		}
 		i = j;
@@ -1909,12 +2051,14 @@ dlp_runs_range(const struct dlp *d, const char *buf, size_t len,
  * separated hex run that triggered at p starts there).
  */
 static size_t
-dlp_runs_sync(const unsigned char *s, size_t p, size_t lo)
+dlp_runs_sync(const unsigned char *s, size_t p, size_t lo, int hex)
 {
 	size_t x = p;
-	unsigned char c;
 
-	while (x > lo && (((c = dlp_class[s[x - 1]]) & (C_HEX | C_HSEP)) ||
+	/* A token run's trigger is its 16th byte. */
+	if (!hex)
+		x = p - lo > DLP_RUN_MIN - 1 ? p - (DLP_RUN_MIN - 1) : lo;
+	while (hex && x > lo && ((dlp_class[s[x - 1]] & (C_HEX | C_HSEP)) ||
 	    s[x - 1] == '\\' || (s[x - 1] | 0x20) == 'x'))
 		x--;
 	while (x > lo && ((dlp_class[s[x - 1]] & C_TOK) || s[x - 1] == '\\'))
@@ -1930,6 +2074,7 @@ dlp_runs(const struct dlp *d, const char *buf, size_t len,
 {
 	const unsigned char *s = (const unsigned char *)buf;
 	size_t i = 0, w, p, nw = (len + 63) / 64;
+	const uint64_t *ht;
 	uint64_t bits;
 	int rc = 0;
 
@@ -1938,15 +2083,17 @@ dlp_runs(const struct dlp *d, const char *buf, size_t len,
 		    len, &rc);
 		return rc;
 	}
+	ht = rt + nw;
 	for (w = 0; w < nw; w++) {
-		bits = rt[w];
+		bits = rt[w] | ht[w];
 		while (bits) {
 			p = w * 64 + (size_t)__builtin_ctzll(bits);
 			bits &= bits - 1;
 			if (p < i)
 				continue;
 			i = dlp_runs_range(d, buf, len, where, host, map, depth,
-			    res, dlp_runs_sync(s, p, i), p + 1, &rc);
+			    res, dlp_runs_sync(s, p, i, (int)(ht[w] >> (p % 64) &
+			    1)), p + 1, &rc);
 			if (rc < 0)
 				return rc;
 			if (i >= (w + 1) * 64)
@@ -2008,6 +2155,11 @@ dlp_scan_text(const struct dlp *d, const char *buf, size_t len,
 	size_t n;
 	int rc;
 
+	/* Plain ASCII text normalises to itself: no copy. */
+	if (norm_text_plain(buf, len)) {
+		rc = dlp_text(d, buf, len, where, host, &m, 0, res);
+		goto done;
+	}
 	/* The normalised copy lives in a per-thread buffer: no page faults. */
 	if (t->normcap < len || t->norm == NULL) {
 		free(t->norm);
@@ -2030,6 +2182,7 @@ dlp_scan_text(const struct dlp *d, const char *buf, size_t len,
 		rc = dlp_text(d, norm, n, where, host, &m, 0, res);
 	} else
 		rc = dlp_text(d, buf, len, where, host, &m, 0, res);
+done:
 	if (t->normcap > DLP_NORM_KEEP) {
 		free(t->norm);
 		t->norm = NULL;

@@ -281,6 +281,40 @@ norm_for_text(const char *in, size_t len, char *out)
 	return norm_impl(in, len, out, 1);
 }
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+int
+norm_text_plain(const char *in, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t i = 0;
+
+#if defined(__SSE2__)
+	/* 16 bytes a step: < 0x20 (signed, so >= 0x80 too) or 0x7f. */
+	const __m128i sp = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f);
+	const __m128i tab = _mm_set1_epi8('\t'), lf = _mm_set1_epi8('\n');
+	const __m128i cr = _mm_set1_epi8('\r');
+	__m128i v, bad, ws;
+
+	for (; i + 16 <= len; i += 16) {
+		v = _mm_loadu_si128((const __m128i *)(s + i));
+		ws = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, tab),
+		    _mm_cmpeq_epi8(v, lf)), _mm_cmpeq_epi8(v, cr));
+		bad = _mm_or_si128(_mm_andnot_si128(ws, _mm_cmplt_epi8(v, sp)),
+		    _mm_cmpeq_epi8(v, del));
+		if (_mm_movemask_epi8(bad))
+			return 0;
+	}
+#endif
+	for (; i < len; i++)
+		if ((s[i] < 0x20 && s[i] != '\t' && s[i] != '\n' &&
+		    s[i] != '\r') || s[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
 static size_t
 norm_srcoff(const char *in, size_t len, size_t outpos, int keep_ws)
 {

@@ -26,6 +26,12 @@ size_t norm_for_dlp_srcoff(const char *in, size_t len, size_t outpos);
  */
 size_t norm_for_text(const char *in, size_t len, char *out);
 size_t norm_for_text_srcoff(const char *in, size_t len, size_t outpos);
+/*
+ * 1 when norm_for_text() would return the input unchanged because every
+ * byte is printable ASCII, TAB, LF or CR (the common case, checked 16
+ * bytes at a time), else 0.
+ */
+int norm_text_plain(const char *in, size_t len);
 
 /* One round of %XX decoding ('+' -> ' ' when plus_space). */
 size_t norm_pct_decode(const char *in, size_t len, char *out, int plus_space);

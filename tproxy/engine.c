@@ -5,13 +5,21 @@
  * one pair of IP_TRANSPARENT listeners per worker (127.0.0.1 and ::1 with
  * SO_REUSEPORT: TPROXY hands redirected flows to loopback listeners, so
  * nothing off-box can reach them), starts the workers and the resolver
- * pool, then handles signals (signalfd), the rules watcher and the audit
- * log's summaries.  Workers run tproxy_conn.c's state machine in their own
- * epoll loops.
+ * pool, then runs the control loop (core/loop.h): signals (signalfd), the
+ * rules watcher, the kill switch's sentinel watch, the admin servers
+ * (kill_switch.api_listen, metrics_listen) and the audit log's summaries.
+ * Workers run tproxy_conn.c's state machine in their own epoll loops.
+ * With --user, everything privileged happens before the first thread
+ * starts, then the process becomes that user with only the capabilities
+ * engine_caps_kept() names (capabilities are per thread; threads inherit).
  *
  * SIGTERM/SIGINT: stop accepting, close every connection, exit 0; the
  * firewall stays (agents stay blocked) unless --remove-on-exit.  SIGHUP:
- * reload the config; a bad one keeps the old policy.
+ * reload the config; a bad one keeps the old policy.  SIGUSR1: toggle the
+ * kill switch (as pipelock).  SIGUSR2: reopen logging.file (logrotate).
+ * The kill switch is checked by the workers (one atomic load) and the
+ * NFQUEUE verdicts; the control loop logs its transitions and cuts the
+ * UDP flows the kernel fast-paths (engine_ct_flush_allowed()).
  */
 #include "tproxy/engine.h"
 
@@ -551,11 +559,19 @@ struct control {
 	int			 stop;
 	struct killswitch	*ks;
 	unsigned		 ks_last;	/* sources at the last tick */
+	int			 ks_flushes;	/* conntrack flushes still to do */
 	struct tproxy_admin	*api;		/* kill_switch.api_listen */
 	struct tproxy_admin	*mon;		/* metrics_listen */
 };
 
 static void control_watch_set(struct control *ctl, struct rules_watch *rw);
+
+/* Two optional strings are equal (NULL and "" alike). */
+static int
+str_same(const char *a, const char *b)
+{
+	return strcmp(a != NULL ? a : "", b != NULL ? b : "") == 0;
+}
 
 /* The admin servers follow the held policy (health fields, API token). */
 static void
@@ -605,6 +621,11 @@ engine_reload(struct control *ctl)
 			    "be restored if removed");
 	}
 	snprintf(msg, sizeof(msg), "policy generation %lu loaded", p->generation);
+	if (!str_same(p->cfg->kill_switch.api_listen,
+	    ctl->held->cfg->kill_switch.api_listen) ||
+	    !str_same(p->cfg->metrics_listen, ctl->held->cfg->metrics_listen))
+		log_warnx("reload: kill_switch.api_listen / metrics_listen "
+		    "changes take effect at the next start");
 	/* audit sinks follow the new logging section (and reopen: rotation) */
 	(void)audit_setup(p->cfg);
 	policy_unref(ctl->held);
@@ -803,29 +824,38 @@ control_killswitch_note(struct control *ctl)
 	unsigned now = killswitch_sources(ctl->ks);
 	char msg[160];
 	const char *src;
+	int r4, r6;
 
-	if (now == ctl->ks_last)
+	if (now != ctl->ks_last) {
+		src = killswitch_source(ctl->ks);
+		if (now != 0)
+			snprintf(msg, sizeof(msg), "kill switch active (source "
+			    "%s)", src != NULL ? src : "?");
+		else
+			snprintf(msg, sizeof(msg), "kill switch released");
+		if ((now != 0) != (ctl->ks_last != 0)) {
+			log_warnx("%s", msg);
+			audit_note("kill_switch", now != 0 ? "block" : "allow",
+			    msg);
+		}
+		/*
+		 * Flush now and once more a tick later: a QUIC verdict already
+		 * on its way when the switch flipped may mark its flow after
+		 * the first flush.
+		 */
+		if (now != 0 && ctl->ks_last == 0)
+			ctl->ks_flushes = 2;
+		ctl->ks_last = now;
+		killswitch_publish(ctl->ks, NULL);
+	}
+	if (now == 0 || ctl->ks_flushes == 0)
 		return;
-	src = killswitch_source(ctl->ks);
-	if (now != 0)
-		snprintf(msg, sizeof(msg), "kill switch active (source %s)",
-		    src != NULL ? src : "?");
-	else
-		snprintf(msg, sizeof(msg), "kill switch released");
-	if ((now != 0) != (ctl->ks_last != 0)) {
-		log_warnx("%s", msg);
-		audit_note("kill_switch", now != 0 ? "block" : "allow", msg);
-	}
-	if (now != 0 && ctl->ks_last == 0) {
-		int r4 = engine_ct_flush_allowed(AF_INET);
-		int r6 = engine_ct_flush_allowed(AF_INET6);
-
-		if ((r4 != 0 && r4 != -ENOENT) || (r6 != 0 && r6 != -ENOENT))
-			log_warnx("kill switch: cannot cut allowed UDP flows "
-			    "(conntrack flush: %s)", strerror(-(r4 ? r4 : r6)));
-	}
-	ctl->ks_last = now;
-	killswitch_publish(ctl->ks, NULL);
+	ctl->ks_flushes--;
+	r4 = engine_ct_flush_allowed(AF_INET);
+	r6 = engine_ct_flush_allowed(AF_INET6);
+	if ((r4 != 0 && r4 != -ENOENT) || (r6 != 0 && r6 != -ENOENT))
+		log_warnx("kill switch: cannot cut allowed UDP flows (conntrack "
+		    "flush: %s)", strerror(-(r4 != 0 && r4 != -ENOENT ? r4 : r6)));
 }
 
 /* The control loop: signals, rules watcher, kill switch, admin servers. */
@@ -999,32 +1029,50 @@ engine_capset(uint64_t caps)
 }
 
 /*
- * --user: become that user, keeping only engine_caps_kept().  Runs after
- * every privileged setup (listeners bound, rules applied, queues bound,
- * secrets read) and before any thread starts: capabilities are per thread
- * and threads inherit the creator's.  Refuses an agent user: the engine's
- * own uid must never be one the firewall intercepts.
+ * --user's account: uid and primary gid, or -1 (logged) when it does not
+ * exist, is root, or is an agent (the engine's own uid must never be one
+ * the firewall intercepts).  Checked at start, before anything is applied.
  */
 static int
-engine_drop_privileges(const char *user, const struct config *cfg)
+engine_user_check(const char *user, const struct config *cfg, uid_t *uid,
+    gid_t *gid)
 {
 	struct passwd *pw;
-	uint64_t keep = engine_caps_kept(cfg);
-	int c;
 
 	if ((pw = getpwnam(user)) == NULL) {
 		log_warnx("--user %s: no such user", user);
 		return -1;
 	}
-	if (pw->pw_uid == 0) {
+	*uid = pw->pw_uid;	/* copied: engine_uid_is_agent() calls getpwuid */
+	*gid = pw->pw_gid;
+	if (*uid == 0) {
 		log_warnx("--user %s: that is root", user);
 		return -1;
 	}
-	if (engine_uid_is_agent(cfg, pw->pw_uid)) {
+	if (engine_uid_is_agent(cfg, *uid)) {
 		log_warnx("--user %s: is an agent user (firewall.agent_users/"
 		    "agent_groups): refusing to run as it", user);
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * --user: become that user, keeping only engine_caps_kept().  Runs after
+ * every privileged setup (listeners bound, rules applied, queues bound,
+ * secrets read) and before any thread starts: capabilities are per thread
+ * and threads inherit the creator's.
+ */
+static int
+engine_drop_privileges(const char *user, const struct config *cfg)
+{
+	uint64_t keep = engine_caps_kept(cfg);
+	uid_t uid;
+	gid_t gid;
+	int c;
+
+	if (engine_user_check(user, cfg, &uid, &gid) == -1)
+		return -1;
 	/* the bounding set first, while CAP_SETPCAP is still ours */
 	for (c = 0; c <= CAP_LAST_CAP; c++)
 		if (!(keep & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) == -1 &&
@@ -1033,10 +1081,10 @@ engine_drop_privileges(const char *user, const struct config *cfg)
 			return -1;
 		}
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == -1 ||
-	    setgroups(1, &pw->pw_gid) == -1 ||
-	    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1) {
+	    setgroups(1, &gid) == -1 ||
+	    setgid(gid) == -1 || setuid(uid) == -1) {
 		log_warn("--user %s: cannot switch to uid %u", user,
-		    (unsigned)pw->pw_uid);
+		    (unsigned)uid);
 		return -1;
 	}
 	if (engine_capset(keep) == -1 ||
@@ -1050,7 +1098,7 @@ engine_drop_privileges(const char *user, const struct config *cfg)
 		return -1;
 	}
 	log_info("running as %s (uid %u), keeping CAP_NET_ADMIN%s", user,
-	    (unsigned)pw->pw_uid, keep & (1ULL << CAP_SYS_PTRACE) ?
+	    (unsigned)uid, keep & (1ULL << CAP_SYS_PTRACE) ?
 	    ", CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH" : "");
 	return 0;
 }
@@ -1144,6 +1192,15 @@ run_main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	rlimit_raise(pol->cfg);
+	if (o.user != NULL) {
+		uid_t uid;
+		gid_t gid;
+
+		if (engine_user_check(o.user, pol->cfg, &uid, &gid) == -1) {
+			ret = EXIT_USAGE;
+			goto out;
+		}
+	}
 	if (pol->cfg->kill_switch.api_listen != NULL &&
 	    (o.apply || rules_installed() == 1) &&
 	    !control_api_separate(pol->cfg)) {
@@ -1165,9 +1222,11 @@ run_main(int argc, char **argv)
 	control_admin_reconfigure(&ctl);
 	ctl.ks_last = killswitch_sources(ctl.ks);
 	killswitch_publish(ctl.ks, NULL);
-	if (ctl.ks_last != 0)
+	if (ctl.ks_last != 0) {
 		log_warnx("kill switch active at start (source %s)",
 		    killswitch_source(ctl.ks));
+		ctl.ks_flushes = 2;	/* flows fast-pathed before the start */
+	}
 
 	/* rules first: once the listeners accept, the engine is fully up */
 	if (o.apply) {

@@ -214,7 +214,7 @@ static void conn_http_resolved(struct conn *c, struct resolve_req *req);
 static void conn_http_resolve_timeout(struct conn *c);
 static void conn_http_pre(struct conn *c);
 static int conn_mitm_start(struct conn *c);
-static void conn_mitm_io(struct conn *c, int ready);
+static void conn_mitm_io(struct conn *c, int fd, int ready);
 
 static const char *
 conn_proto_name(enum conn_proto p)
@@ -266,6 +266,28 @@ conn_metrics_decision(struct conn *c, int blocked)
 	if (!c->relayed)
 		metric_add(metrics_get(M_TUNNELS_TOTAL),
 		    METRIC_LV("blocked", agent), 1);
+}
+
+/* One HTTP request the inspector refused (a, its audit record, may be NULL). */
+static void
+conn_metrics_http_block(struct conn *c, const struct inspect_audit *a)
+{
+	const char *sc = a != NULL && a->scanner != NULL ? a->scanner : "http";
+	char ab[16];
+	const char *agent = conn_agent_label(c, ab, sizeof(ab));
+
+	metric_add(metrics_get(M_REQUESTS_TOTAL), METRIC_LV("blocked", agent), 1);
+	metric_add(metrics_get(M_BLOCKS_TOTAL), METRIC_LV(sc, "http"), 1);
+	metric_add(metrics_get(M_SCANNER_HITS), METRIC_LV(sc, agent), 1);
+	if (strcmp(sc, "header_dlp") == 0)
+		metric_add(metrics_get(M_HEADER_DLP_HITS),
+		    METRIC_LV("block", agent), 1);
+	else if (strcmp(sc, "body_dlp") == 0)
+		metric_add(metrics_get(M_BODY_DLP_HITS),
+		    METRIC_LV("block", agent), 1);
+	if (a != NULL && a->pattern[0] != '\0')
+		metric_add(metrics_get(M_DLP_FINDINGS),
+		    METRIC_LV(a->pattern, ""), 1);
 }
 
 /* At teardown: the relay's gauges, bytes and duration. */
@@ -1375,7 +1397,7 @@ conn_connected(struct conn *c)
 	c->t_last = loop_now_ms();
 	if (c->mitm != NULL) {
 		conn_set_state(c, CONN_MITM);
-		conn_mitm_io(c, 0);
+		conn_mitm_io(c, c->ufd, 0);
 		return;
 	}
 	conn_set_state(c, CONN_RELAY);
@@ -1504,6 +1526,13 @@ conn_http_audit(struct conn *c, const struct inspect_audit *a)
 	c->hlast = *a;
 	c->hlast_set = 1;
 	c->hlast_down = c->down.bytes;
+	if (c->relayed) {
+		char ab[16];
+
+		/* (the first request is counted with the connection's decision) */
+		metric_add(metrics_get(M_REQUESTS_TOTAL), METRIC_LV("allowed",
+		    conn_agent_label(c, ab, sizeof(ab))), 1);
+	}
 }
 
 /* Queue a short answer (100 Continue, a block) for the client. */
@@ -1636,6 +1665,7 @@ conn_http_block(struct conn *c, const struct inspect_action *act)
 	memcpy(c->reason, why, n);	/* (the audit reason is longer) */
 	c->reason[n] = '\0';
 	c->verdict = "block";
+	conn_metrics_http_block(c, act->audit);
 	conn_http_queue(c, act->resp, act->resp_len);
 	if (c->ufd == -1) {
 		if (conn_http_flush(c) != 1) {
@@ -2013,6 +2043,7 @@ static int
 conn_mitm_start(struct conn *c)
 {
 	struct inspect_config ic;
+	int one = 1;
 
 	if (!mitm_wanted(c->w->eng->mitm, c->pol->cfg, c->host))
 		return 0;
@@ -2026,6 +2057,12 @@ conn_mitm_start(struct conn *c)
 		conn_close(c, 1);
 		return -1;
 	}
+	/*
+	 * TLS records go out in several small writes (handshake flights,
+	 * response, close_notify): without NODELAY Nagle holds each behind
+	 * the peer's delayed ACK (40 ms per exchange).
+	 */
+	(void)setsockopt(c->cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	/* the ClientHello is the session's now: nothing raw goes upstream */
 	free(c->buf);
 	c->buf = NULL;
@@ -2034,22 +2071,35 @@ conn_mitm_start(struct conn *c)
 }
 
 static void
-conn_mitm_io(struct conn *c, int ready)
+conn_mitm_io(struct conn *c, int fd, int ready)
 {
-	int cmask, umask, r;
+	int cmask, umask, r, err = 0;
+	socklen_t sl = sizeof(err);
 
+	/*
+	 * HUP on the client: it reset (we never shut its write side here).
+	 * HUP on the upstream: after our FIN its FIN came; read it to EOF.
+	 */
+	if ((ready & LOOP_ERROR) && (fd == c->cfd ||
+	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) == -1 || err != 0)) {
+		conn_close(c, 1);
+		return;
+	}
 	c->t_last = loop_now_ms();
 	r = mitm_session_io(c->mitm, c->cfd, c->ufd, &cmask, &umask);
 	mitm_session_bytes(c->mitm, &c->up.bytes, &c->down.bytes);
-	if (r == 0 && (ready & LOOP_ERROR))
-		r = -1;		/* a socket gone before its session ended */
-	if (r != 0 && mitm_session_blocked(c->mitm)) {
+	/* once, when the session ends early: block (403/502) or TLS error */
+	if (mitm_session_finished(c->mitm) && strcmp(c->verdict, "block") != 0 &&
+	    *mitm_session_reason(c->mitm) != '\0') {
 		snprintf(c->reason, sizeof(c->reason), "%s",
 		    mitm_session_reason(c->mitm));
-		c->verdict = "block";
-		if (strncmp(c->reason, "upstream", 8) == 0) {
-			c->scanner = "tls";
-			conn_audit(c, "upstream_error", "block", c->reason);
+		if (mitm_session_blocked(c->mitm)) {
+			c->verdict = "block";
+			if (strncmp(c->reason, "upstream", 8) == 0) {
+				c->scanner = "tls";
+				conn_audit(c, "upstream_error", "block",
+				    c->reason);
+			}
 		}
 	}
 	if (r == -1) {
@@ -2060,8 +2110,14 @@ conn_mitm_io(struct conn *c, int ready)
 		conn_http_closing(c);	/* linger for the client's FIN */
 		return;
 	}
+	if (mitm_session_finished(c->mitm) && c->ufd != -1) {
+		/* only our last bytes to the client are left */
+		loop_del(c->w->loop, c->ufd);
+		fd_close_rst(c->ufd, 0);
+		c->ufd = -1;
+	}
 	if (loop_set(c->w->loop, c->cfd, cmask) == -1 ||
-	    loop_set(c->w->loop, c->ufd, umask) == -1)
+	    (c->ufd != -1 && loop_set(c->w->loop, c->ufd, umask) == -1))
 		conn_close(c, 1);
 }
 
@@ -2098,7 +2154,7 @@ conn_io(struct loop *l, int fd, int ready, void *ctx)
 		conn_closing_read(c);
 		break;
 	case CONN_MITM:
-		conn_mitm_io(c, ready);
+		conn_mitm_io(c, fd, ready);
 		break;
 	case CONN_ACCEPTED:
 	case CONN_DECIDE:
@@ -2122,9 +2178,13 @@ conn_sweep(struct worker *w, uint64_t now)
 	for (c = w->conns; c != NULL; c = next) {
 		next = c->next;
 		cfg = c->pol->cfg;
-		/* judged ones are cut; sniffing ones get the answer at decision */
+		/*
+		 * What flows is cut; a first request or hello still being read
+		 * gets the kill switch's answer at its decision.
+		 */
 		if (ks && c->state != CONN_SNIFF && c->state != CONN_CLOSING &&
-		    c->state != CONN_ACCEPTED) {
+		    c->state != CONN_ACCEPTED &&
+		    (c->state != CONN_HTTP || c->relayed)) {
 			conn_killswitch_cut(c);
 			continue;
 		}

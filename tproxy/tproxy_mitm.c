@@ -42,6 +42,7 @@
 #define MITM_PBUF_INITIAL	16384
 #define MITM_IO_CHUNK		16384
 #define MITM_READS_PER_EVENT	16	/* fairness between connections */
+#define MITM_IO_ROUNDS		32	/* read/run/write rounds per event */
 
 static const unsigned char alpn_http11[] = "\x08http/1.1";
 
@@ -569,6 +570,7 @@ mitm_session_want_input(const struct mitm_session *s, enum mitm_side side)
 		return side == MITM_CLIENT;	/* drain until its FIN */
 	if (side == MITM_CLIENT)
 		return !s->c_sock_eof && !s->c_eof &&
+		    (!s->c_hs || s->ustate == MITM_U_READY) &&
 		    BIO_ctrl_pending(s->u_out) < MITM_OUT_MAX &&
 		    s->plen - s->psent < s->hold;
 	return !s->u_sock_eof && s->ustate != MITM_U_FAILED &&
@@ -885,25 +887,27 @@ mitm_session_run(struct mitm_session *s)
 			mitm_answer_502(s);
 		return 0;
 	}
-	if (!s->c_hs)
+	/*
+	 * Requests are read and judged only once they can go on: an upstream
+	 * that fails its handshake gets none of them judged as "allowed".
+	 */
+	if (!s->c_hs || s->ustate != MITM_U_READY)
 		return 0;
 	if (mitm_client_read(s) == -1)
 		return -1;
 	mitm_judge(s);
 	if (s->finished)
 		return 0;
-	if (s->ustate == MITM_U_READY) {
-		mitm_upstream_write(s);
-		mitm_upstream_read(s);
-	}
+	mitm_upstream_write(s);
+	mitm_upstream_read(s);
 	return 0;
 }
 
 /* --- socket glue ------------------------------------------------------------ */
 
-/* Read a socket into the session.  -1 on a socket or memory error. */
+/* Read a socket into the session; *moved += bytes.  -1 on an error. */
 static int
-io_read(struct mitm_session *s, enum mitm_side side, int fd)
+io_read(struct mitm_session *s, enum mitm_side side, int fd, size_t *moved)
 {
 	char buf[MITM_IO_CHUNK];
 	ssize_t n;
@@ -913,6 +917,7 @@ io_read(struct mitm_session *s, enum mitm_side side, int fd)
 	    mitm_session_want_input(s, side); i++) {
 		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n > 0) {
+			*moved += (size_t)n;
 			/* after our answer the client's bytes are discarded */
 			if (!(s->finished && side == MITM_CLIENT) &&
 			    mitm_session_input(s, side, buf, (size_t)n) == -1)
@@ -921,6 +926,7 @@ io_read(struct mitm_session *s, enum mitm_side side, int fd)
 		}
 		if (n == 0) {
 			mitm_session_eof(s, side);
+			*moved += 1;
 			return 0;
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -931,9 +937,9 @@ io_read(struct mitm_session *s, enum mitm_side side, int fd)
 	return 0;
 }
 
-/* Write a side's queued ciphertext.  -1 on a socket error. */
+/* Write a side's queued ciphertext; *moved += bytes.  -1 on an error. */
 static int
-io_write(struct mitm_session *s, enum mitm_side side, int fd)
+io_write(struct mitm_session *s, enum mitm_side side, int fd, size_t *moved)
 {
 	const uint8_t *p;
 	size_t len;
@@ -942,6 +948,7 @@ io_write(struct mitm_session *s, enum mitm_side side, int fd)
 	while ((len = mitm_session_output(s, side, &p)) > 0) {
 		n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n > 0) {
+			*moved += (size_t)n;
 			mitm_session_consume(s, side, (size_t)n);
 			continue;
 		}
@@ -957,28 +964,40 @@ mitm_session_io(struct mitm_session *s, int cfd, int ufd, int *cmask,
     int *umask)
 {
 	const uint8_t *p;
+	unsigned long long plain;
+	size_t moved = 1;
 	int i;
 
-	/* twice: what one pass produces may unblock the other side */
-	for (i = 0; i < 2; i++) {
-		if (io_read(s, MITM_CLIENT, cfd) == -1)
+	/*
+	 * Until nothing moves: ciphertext already buffered (a whole response
+	 * read before the client's socket filled up) must be worked off
+	 * without waiting for an event on the sockets, which may never come.
+	 */
+	for (i = 0; i < MITM_IO_ROUNDS && moved > 0; i++) {
+		moved = 0;
+		plain = s->up_bytes + s->down_bytes;
+		if (io_read(s, MITM_CLIENT, cfd, &moved) == -1)
 			return -1;
 		if (ufd != -1 && !s->finished &&
-		    io_read(s, MITM_UPSTREAM, ufd) == -1)
+		    io_read(s, MITM_UPSTREAM, ufd, &moved) == -1)
 			return -1;
 		if (mitm_session_run(s) == -1)
 			return -1;
-		if (io_write(s, MITM_CLIENT, cfd) == -1)
+		if (io_write(s, MITM_CLIENT, cfd, &moved) == -1)
 			return -1;
 		if (ufd != -1 && !s->finished &&
-		    io_write(s, MITM_UPSTREAM, ufd) == -1)
+		    io_write(s, MITM_UPSTREAM, ufd, &moved) == -1)
 			return -1;
+		moved += (size_t)(s->up_bytes + s->down_bytes - plain);
 	}
 	*cmask = *umask = 0;
 	if (mitm_session_output(s, MITM_CLIENT, &p) > 0)
 		*cmask |= LOOP_WRITE;
 	if (s->finished)
 		return *cmask == 0 ? 1 : 0;
+	/* rounds used up with work left: the writable client wakes us again */
+	if (moved > 0)
+		*cmask |= LOOP_WRITE;
 	if (mitm_session_want_input(s, MITM_CLIENT))
 		*cmask |= LOOP_READ;
 	if (ufd != -1) {

@@ -19,6 +19,8 @@
  *               ClientHello (5 s bound) is judged: SNI policy as on the
  *               transparent path, and forward_proxy.sni_verification (SNI
  *               must equal the CONNECT host: domain fronting)
+ *   TLS         /fetch of https://: the engine's TLS client handshake
+ *               (system trust store, host name verified)
  *   RELAY       forward: the request in origin-form, then the response
  *               back; tunnel: both ways; /fetch: the response collected
  *   ANSWER      an answer of ours (block, error, admin, /fetch JSON) is
@@ -51,6 +53,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include "core/audit.h"
 #include "core/config.h"
 #include "core/killswitch.h"
@@ -80,6 +86,7 @@ enum px_state {
 	PX_RESOLVE,
 	PX_CONNECTING,
 	PX_HELLO,
+	PX_TLS,			/* /fetch of https://: client handshake */
 	PX_RELAY,
 	PX_ANSWER,
 	PX_LINGER,
@@ -132,6 +139,7 @@ struct px_conn {
 	unsigned long long	 bytes_up, bytes_down;
 	uint64_t		 t_start, t_state, t_last;
 	int			 status;	/* of our answer, for the audit */
+	SSL			*ssl;		/* /fetch of https:// */
 	int			 dead;
 };
 
@@ -146,6 +154,7 @@ struct tproxy_proxy {
 	struct killswitch	*ks;
 	unsigned long		 admin_gen;	/* policy generation it reports */
 	struct px_conn		*conns, *dead;
+	SSL_CTX			*fetch_tls;	/* https /fetch: system trust store */
 	unsigned		 nconns;
 	uint64_t		 next_sweep;
 };
@@ -441,6 +450,9 @@ px_close(struct px_conn *c)
 		    c->bytes_up + c->bytes_down);
 		px_audit(c, "tunnel_close", "allow", NULL);
 	}
+	if (c->kind == PX_KIND_FORWARD || c->kind == PX_KIND_FETCH)
+		metric_observe(metrics_get(M_REQUEST_DURATION), NULL,
+		    (double)(loop_now_ms() - c->t_start) / 1000.0);
 	metric_gauge_add(metrics_get(M_CONNECTIONS_OPEN), NULL, -1);
 	metric_add(metrics_get(M_BYTES_TOTAL), METRIC_LV("up"), c->bytes_up);
 	metric_add(metrics_get(M_BYTES_TOTAL), METRIC_LV("down"), c->bytes_down);
@@ -464,6 +476,7 @@ px_free(struct px_conn *c)
 {
 	if (c == NULL)
 		return;
+	SSL_free(c->ssl);
 	if (c->cfd != -1)
 		close(c->cfd);
 	if (c->ufd != -1)
@@ -501,6 +514,8 @@ px_want(struct px_conn *c, int cmask, int umask)
 static void
 px_drop_upstream(struct px_conn *c)
 {
+	SSL_free(c->ssl);
+	c->ssl = NULL;
 	if (c->ufd == -1)
 		return;
 	loop_del(c->px->loop, c->ufd);
@@ -914,6 +929,13 @@ px_forward_build(struct px_conn *c)
 		bad |= px_buf_add(&c->up, buf + f->value.off, f->value.len);
 		bad |= px_buf_str(&c->up, "\r\n");
 	}
+	if (r->nhost == 0) {
+		/* HTTP/1.0 without Host: the parser judged the target's */
+		bad |= px_buf_str(&c->up, "Host: ");
+		bad |= px_buf_add(&c->up, buf + r->target_host.off,
+		    r->target_host.len);
+		bad |= px_buf_str(&c->up, "\r\n");
+	}
 	bad |= px_buf_str(&c->up, "Connection: close\r\n\r\n");
 	/* the body as framed (the inspector released exactly the request) */
 	if (c->judged > r->head_len)
@@ -930,7 +952,7 @@ px_fetch_build(struct px_conn *c)
 	char hp[RESOLVE_NAME_MAX + 16];
 	int bad = 0;
 
-	if (c->port == 80)
+	if (c->port == (c->https ? 443 : 80))
 		snprintf(hp, sizeof(hp), strchr(c->host, ':') ? "[%s]" : "%s",
 		    c->host);
 	else
@@ -1049,6 +1071,88 @@ px_hello(struct px_conn *c)
 	px_relay(c);
 }
 
+/* --- /fetch of https:// : a verifying TLS client ------------------------------ */
+
+/* The client context, made on first use: system trust store, TLS >= 1.2. */
+static SSL_CTX *
+px_tls_ctx(struct tproxy_proxy *px)
+{
+	if (px->fetch_tls != NULL)
+		return px->fetch_tls;
+	if ((px->fetch_tls = SSL_CTX_new(TLS_client_method())) == NULL)
+		return NULL;
+	/* honours SSL_CERT_FILE / SSL_CERT_DIR like every OpenSSL client */
+	if (SSL_CTX_set_default_verify_paths(px->fetch_tls) != 1 ||
+	    SSL_CTX_set_min_proto_version(px->fetch_tls, TLS1_2_VERSION) != 1) {
+		SSL_CTX_free(px->fetch_tls);
+		px->fetch_tls = NULL;
+		return NULL;
+	}
+	SSL_CTX_set_verify(px->fetch_tls, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_mode(px->fetch_tls, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	return px->fetch_tls;
+}
+
+/* Drive the handshake; on success the request goes (RELAY). */
+static void
+px_tls_step(struct px_conn *c)
+{
+	char why[200];
+	long vr;
+	int r, e;
+
+	ERR_clear_error();
+	r = SSL_connect(c->ssl);
+	if (r == 1) {
+		px_buf_free(&c->down);
+		px_set_state(c, PX_RELAY);
+		px_relay(c);
+		return;
+	}
+	e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		px_want(c, 0, e == SSL_ERROR_WANT_READ ? LOOP_READ : LOOP_WRITE);
+		return;
+	}
+	vr = SSL_get_verify_result(c->ssl);
+	if (vr != X509_V_OK)
+		snprintf(why, sizeof(why), "TLS certificate: %s",
+		    X509_verify_cert_error_string(vr));
+	else
+		snprintf(why, sizeof(why), "TLS handshake failed");
+	ERR_clear_error();
+	px_upstream_failed(c, why);
+}
+
+static void
+px_tls_start(struct px_conn *c)
+{
+	SSL_CTX *ctx = px_tls_ctx(c->px);
+	struct sockaddr_storage lit;
+	X509_VERIFY_PARAM *vp;
+	int ok;
+
+	if (ctx == NULL || (c->ssl = SSL_new(ctx)) == NULL ||
+	    SSL_set_fd(c->ssl, c->ufd) != 1) {
+		px_upstream_failed(c, "TLS setup failed");
+		return;
+	}
+	vp = SSL_get0_param(c->ssl);
+	if (px_literal(c->host, c->port, &lit)) {
+		ok = X509_VERIFY_PARAM_set1_ip_asc(vp, c->host) == 1;
+	} else {
+		ok = SSL_set_tlsext_host_name(c->ssl, c->host) == 1 &&
+		    X509_VERIFY_PARAM_set1_host(vp, c->host, 0) == 1;
+	}
+	if (!ok) {
+		px_upstream_failed(c, "TLS setup failed");
+		return;
+	}
+	px_set_state(c, PX_TLS);
+	px_tls_step(c);
+}
+
 /* --- the connected upstream -------------------------------------------------- */
 
 static void
@@ -1093,6 +1197,10 @@ px_connected(struct px_conn *c)
 	case PX_KIND_FETCH:
 		if (px_fetch_build(c) == -1) {
 			px_close(c);
+			return;
+		}
+		if (c->https) {
+			px_tls_start(c);
 			return;
 		}
 		break;
@@ -1189,8 +1297,22 @@ px_flush(struct px_conn *c, struct px_buf *b, int fd)
 	ssize_t n;
 
 	while (b->off < b->len) {
-		n = send(fd, b->b + b->off, b->len - b->off,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (c->ssl != NULL && fd == c->ufd) {
+			ERR_clear_error();
+			n = SSL_write(c->ssl, b->b + b->off,
+			    (int)(b->len - b->off > INT32_MAX ? INT32_MAX :
+			    b->len - b->off));
+			if (n <= 0) {
+				int e = SSL_get_error(c->ssl, (int)n);
+
+				ERR_clear_error();
+				return e == SSL_ERROR_WANT_READ ||
+				    e == SSL_ERROR_WANT_WRITE ? 0 : -1;
+			}
+		} else {
+			n = send(fd, b->b + b->off, b->len - b->off,
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+		}
 		if (n > 0) {
 			b->off += (size_t)n;
 			c->t_last = loop_now_ms();
@@ -1231,7 +1353,30 @@ px_fill(struct px_conn *c, struct px_buf *b, int fd, size_t lim,
 	}
 	if (b->len >= b->cap)
 		return 0;
-	n = recv(fd, b->b + b->len, b->cap - b->len, 0);
+	if (c->ssl != NULL && fd == c->ufd) {
+		ERR_clear_error();
+		n = SSL_read(c->ssl, b->b + b->len, (int)(b->cap - b->len >
+		    INT32_MAX ? INT32_MAX : b->cap - b->len));
+		if (n <= 0) {
+			int e = SSL_get_error(c->ssl, (int)n);
+
+			ERR_clear_error();
+			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+				return 0;
+			/*
+			 * close_notify, or a plain FIN (servers often skip
+			 * close_notify; the response is HTTP/1.0, delimited
+			 * by the close): the end
+			 */
+			if (e == SSL_ERROR_ZERO_RETURN ||
+			    (e == SSL_ERROR_SYSCALL && n == 0) ||
+			    (e == SSL_ERROR_SSL && n == 0))
+				return 1;
+			return -1;
+		}
+	} else {
+		n = recv(fd, b->b + b->len, b->cap - b->len, 0);
+	}
 	if (n > 0) {
 		b->len += (size_t)n;
 		*count += (unsigned long long)n;
@@ -1424,8 +1569,14 @@ px_judge(struct px_conn *c)
 		}
 		switch (act.kind) {
 		case INSPECT_NEED_MORE:
-			if (c->c_eof || c->inlen >= c->hold) {
-				px_close(c);	/* the inspector refuses first */
+			if (c->c_eof) {
+				px_close(c);
+				return;
+			}
+			if (c->inlen >= c->hold) {
+				/* only with body scanning off: nothing streams here */
+				px_block(c, 413, "body_dlp", "request too large to "
+				    "hold (request_body_scanning is off)");
 				return;
 			}
 			px_want(c, LOOP_READ, 0);
@@ -1541,19 +1692,16 @@ px_fetch(struct px_conn *c)
 	}
 	if (strncasecmp(url, "https://", 8) == 0) {
 		c->https = 1;
-		px_fetch_error(c, 400, url, "https fetch not supported yet");
-		return;
-	}
-	if (strncasecmp(url, "http://", 7) != 0) {
+	} else if (strncasecmp(url, "http://", 7) != 0) {
 		px_fetch_error(c, 400, url, "invalid URL: must be http or https");
 		return;
 	}
-	h = url + 7;
+	h = url + (c->https ? 8 : 7);
 	for (i = 0; h[i] != '\0' && h[i] != '/' && h[i] != '?' && h[i] != '#';
 	    i++)
 		;
-	if (memchr(h, '@', i) != NULL || px_split_authority(h, i, 80, c->host,
-	    sizeof(c->host), &c->port) == -1) {
+	if (memchr(h, '@', i) != NULL || px_split_authority(h, i, c->https ?
+	    443 : 80, c->host, sizeof(c->host), &c->port) == -1) {
 		px_fetch_error(c, 400, url, "invalid URL: bad host");
 		return;
 	}
@@ -1589,7 +1737,8 @@ px_fetch(struct px_conn *c)
 			if (f->pattern != NULL || (f->scanner != NULL &&
 			    strcmp(f->scanner, "dlp") == 0))
 				snprintf(c->ia.url, sizeof(c->ia.url),
-				    "http://%s/[redacted]", c->host);
+				    "%s://%s/[redacted]", c->https ? "https" :
+				    "http", c->host);
 		}
 		if (ret < 0 || (res.blocked && c->pol->cfg->enforce)) {
 			px_block(c, f != NULL && f->scanner != NULL &&
@@ -1821,6 +1970,12 @@ px_io(struct loop *l, int fd, int ready, void *ctx)
 			return;
 		}
 		px_hello(c);
+		break;
+	case PX_TLS:
+		if (fd == c->ufd)
+			px_tls_step(c);
+		else if (ready & LOOP_ERROR)
+			px_close(c);
 		break;
 	case PX_RELAY:
 		px_relay(c);
@@ -2079,6 +2234,7 @@ tproxy_proxy_free(struct tproxy_proxy *px)
 		resolve_sink_clear(&px->sink);
 	}
 	tproxy_admin_free(px->admin);
+	SSL_CTX_free(px->fetch_tls);
 	free(px);
 }
 
@@ -2114,6 +2270,7 @@ px_sweep_one(struct px_conn *c, uint64_t now)
 		break;
 	case PX_RESOLVE:
 	case PX_CONNECTING:
+	case PX_TLS:
 		if (connect_ms > 0 && now - c->t_state >= connect_ms) {
 			if (c->rreq != NULL) {
 				c->rreq->owner = NULL;

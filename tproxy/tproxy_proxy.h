@@ -19,9 +19,10 @@
  *                         with SO_MARK, sends the request in origin-form
  *                         without hop-by-hop / proxy / forwarding headers
  *                         and relays the response.  Disabled: 405.
- *   GET /fetch?url=U      http:// URLs fetched on the caller's behalf after
- *                         the URL checks; JSON answer.  https:// is 400
- *                         ("https fetch not supported yet").
+ *   GET /fetch?url=U      fetched on the caller's behalf after the URL
+ *                         checks (https:// over TLS verified against the
+ *                         system trust store, SNI + host name checked);
+ *                         JSON answer.
  *   /health, /metrics     a socket-less tproxy_admin router (the routes
  *                         the engine gives: metrics_listen / api_listen
  *                         move them); kill switch API routes from an agent

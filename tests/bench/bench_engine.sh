@@ -276,8 +276,13 @@ main() {
 	mkdir -p "$OUT"
 	RAW=$OUT/raw-$TAG.csv
 	PEAKS=$OUT/peaks-$TAG.csv
-	REPRO="sudo make bench BUILD=$(basename "$(dirname "$PIPELOCK_FW")")"
-	REPRO="$REPRO BENCH_DURATION=$DURATION BENCH_REPS=$REPS${BENCH_PEERS:+ BENCH_PEERS=\"$PEERS\"}"
+	# the command line that reproduces this run: the knobs that were set
+	REPRO="sudo make bench"
+	v=$(basename "$(dirname "$PIPELOCK_FW")")
+	[[ $v == build ]] || REPRO="$REPRO BUILD=$v"
+	[[ -n ${BENCH_DURATION:-} ]] && REPRO="$REPRO BENCH_DURATION=$DURATION"
+	[[ -n ${BENCH_REPS:-} ]] && REPRO="$REPRO BENCH_REPS=$REPS"
+	[[ -n ${BENCH_PEERS:-} ]] && REPRO="$REPRO BENCH_PEERS=\"$PEERS\""
 	[[ -n ${BENCH_TESTS:-} ]] && REPRO="$REPRO BENCH_TESTS=\"$TESTS\""
 	[[ -n ${BENCH_VARIANTS:-} ]] && REPRO="$REPRO BENCH_VARIANTS=\"${VARIANTS[*]}\""
 	[[ -n ${BENCH_PLFW_MODE:-} ]] && REPRO="$REPRO BENCH_PLFW_MODE=$PLFW_MODE"

@@ -42,7 +42,7 @@ except OSError as e:
 
 # 1. a long download, cut by the switch
 big=200000000
-as_agent curl -4 -sS --max-time 60 --limit-rate 200k --cacert "$CA_DIR/ca.pem" \
+as_agent curl -4 -sS --max-time 60 --limit-rate 1M --cacert "$CA_DIR/ca.pem" \
 	-o "$AGENT_TMP/big.out" "https://allowed.test/big?n=$big" >"$TEST_TMP/curl-big.err" 2>&1 &
 CURL_PID=$!
 LIB_PIDS="$LIB_PIDS $CURL_PID"
@@ -76,8 +76,15 @@ kill -USR1 "$ENGINE_PID"
 wait_until 5 grep -q '"event":"kill_switch","verdict":"block"' "$TEST_TMP/audit.log" || fail "no kill_switch audit event"
 
 rc=0
+# both ends of the relay are gone at once: the agent's socket got its RST
+# and the upstream's connection to the engine is closed
+wait_until 5 eval "! in_host ss -Htn state established '( dport = :443 )' | grep -q ." ||
+	fail "the agent's connection is still established: $(in_host ss -Htn '( dport = :443 )')"
+wait_until 5 eval "! in_net ss -Htn state established '( sport = :443 )' | grep -q ." ||
+	fail "the upstream connection is still established: $(in_net ss -Htn '( sport = :443 )')"
+# curl may still drain what its socket had buffered at the rate limit
 # (an exited child stays a zombie until waited for: kill -0 still works)
-wait_until 5 eval "! ps -o stat= -p $CURL_PID | grep -q '^[^Z]'" || fail "the download was not cut within 5 s"
+wait_until 20 eval "! ps -o stat= -p $CURL_PID | grep -q '^[^Z]'" || fail "the download went on for 20 s"
 wait "$CURL_PID" || rc=$?
 log "download ended rc=$rc after $(($(nfq_now_ms) - t0)) ms, $(stat -c %s "$AGENT_TMP/big.out") bytes"
 ((rc != 0)) || fail "the download completed despite the kill switch"

@@ -44,6 +44,14 @@ for i in 1 2; do
 done
 ! as_agent curl -4 -sS --max-time 10 -k --resolve "AKIAIOSFODNN7EXAMPLE.allowed.test:443:$V4_UP" \
 	https://AKIAIOSFODNN7EXAMPLE.allowed.test/ -o /dev/null 2>/dev/null || fail "key in SNI allowed"
+# plain HTTP: a key in a header and in a body, refused by the inspector
+SECRET="sk-ant-api03-$(printf 'Xk9Qz7Lm2Rt5Vw8Yb3Nc6Hd1Jf4Gs0Pa7Eq2Ui9Oy')"
+c=$(as_agent curl -4 -sS --max-time 10 -o /dev/null -w '%{http_code}' -H "X-Token: $SECRET" \
+	http://allowed.test/hdr 2>&1) || true
+[[ $c == 403 ]] || fail "header with a key: $c"
+c=$(as_agent curl -4 -sS --max-time 10 -o /dev/null -w '%{http_code}' -H 'Content-Type: text/plain' \
+	--data "key=$SECRET" http://allowed.test/body 2>&1) || true
+[[ $c == 403 ]] || fail "body with a key: $c"
 r=$(nfq_udp_try "$AGENT_UID" "$V4_UP" 9000)
 [[ $r != reply ]] || fail "agent UDP to 9000 was not refused"
 
@@ -54,6 +62,10 @@ check --value 'pipelock_active_tunnels=0'
 	fail "allowed requests: $(grep '^pipelock_requests_total' "$TEST_TMP/metrics.txt")"
 (($(val 'pipelock_requests_total{result="blocked",agent="1000"}') >= 3)) ||
 	fail "blocked requests: $(grep '^pipelock_requests_total' "$TEST_TMP/metrics.txt")"
+(($(val 'pipelock_header_dlp_hits_total{action="block",agent="1000"}') == 1)) ||
+	fail "header DLP: $(grep '_dlp_' "$TEST_TMP/metrics.txt" | grep -v '^#')"
+(($(val 'pipelock_body_dlp_hits_total{action="block",agent="1000"}') == 1)) ||
+	fail "body DLP: $(grep '_dlp_' "$TEST_TMP/metrics.txt" | grep -v '^#')"
 (($(val 'pipelock_blocks_total{reason="blocklist",transport="tls"}') == 2)) ||
 	fail "blocks: $(grep '^pipelock_blocks_total' "$TEST_TMP/metrics.txt")"
 (($(val 'pipelock_scanner_hits_total{scanner="blocklist",agent="1000"}') == 2)) ||

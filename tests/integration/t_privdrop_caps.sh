@@ -43,13 +43,13 @@ check_threads() {
 	log "$n threads of $pid: uid 65534, caps $(printf %x "$want")"
 }
 
-# an agent user is refused
+# an agent user is refused at once (exit 2), before anything is applied
 rc=0
-in_host "$PLFW" run --config "$PLFW_CONFIG" --user "$(getent passwd "$AGENT_UID" | cut -d: -f1)" \
+in_host "$PLFW" run --config "$PLFW_CONFIG" --apply --user "$(getent passwd "$AGENT_UID" | cut -d: -f1)" \
 	>/dev/null 2>"$TEST_TMP/refuse.err" </dev/null || rc=$?
-((rc != 0)) || fail "run --user <agent user> started"
+((rc == 2)) || fail "run --user <agent user>: exit $rc, want 2"
 grep -q 'is an agent user' "$TEST_TMP/refuse.err" || fail "refusal: $(cat "$TEST_TMP/refuse.err")"
-! in_host nft list table inet pipelock >/dev/null 2>&1 || true
+! in_host nft list table inet pipelock >/dev/null 2>&1 || fail "a refused --user left the firewall applied"
 
 # 1. audit lines on (the default): CAP_NET_ADMIN + CAP_SYS_PTRACE
 engine_start --config "$PLFW_CONFIG" --apply --remove-on-exit --user nobody --workers 2

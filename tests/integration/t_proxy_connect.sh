@@ -36,6 +36,27 @@ for who in as_agent as_other; do
 	[[ $(upstream_count_conns 443) == "$before" ]] || fail "upstream got a connection for a refused CONNECT ($who)"
 done
 
+# Python's urllib: CONNECT ... HTTP/1.0 without a Host header (3.11), and
+# an absolute-form GET; the blocklist still applies to both
+out=$(as_agent "$PY" - "$CA_DIR/ca.pem" <<'PYEOF' 2>&1
+import ssl, sys, urllib.request
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+p = "http://127.0.0.1:8888"
+op = urllib.request.build_opener(urllib.request.ProxyHandler({"http": p, "https": p}),
+                                 urllib.request.HTTPSHandler(context=ctx))
+print(op.open("https://allowed.test/py-tls", timeout=10).read().decode().strip())
+print(op.open("http://allowed.test/py-http", timeout=10).read().decode().strip())
+for u in ("https://blocked.test/py-blocked", "http://blocked.test/py-blocked"):
+    try:
+        op.open(u, timeout=10)
+        print("OPEN", u)
+    except Exception as e:
+        print("REFUSED", type(e).__name__)
+PYEOF
+) || fail "python urllib through the proxy: $out"
+[[ $out == $'ok GET /py-tls\nok GET /py-http\nREFUSED '*$'\nREFUSED '* ]] || fail "python urllib: $out"
+[[ $(up_requests /py-blocked) == 0 ]] || fail "python: a blocked request reached the upstream"
+
 out=$(as_agent curl -sS --max-time 10 -x "http://$PROXY" --cacert "$CA_DIR/ca.pem" \
 	"https://blocked.test/x" 2>&1) || true
 [[ $out == *403* ]] || fail "curl does not report the 403: $out"

@@ -3,7 +3,8 @@
 # an absolute-form request is 405 "forward proxy not enabled" and CONNECT
 # 405 "CONNECT not supported", for the agent and a non-agent uid, and the
 # upstream saw nothing; /fetch and /health still answer.  `run --listen`
-# moves the port (fetch_proxy.listen is overridden).
+# moves the port (fetch_proxy.listen is overridden).  An https /fetch whose
+# upstream certificate is not trusted is 502.
 set -eu
 . tests/integration/lib.sh
 . tests/integration/helpers/http.sh
@@ -34,4 +35,8 @@ wait_until 5 eval 'in_host ss -Hltn "sport = :8899" | grep -q .' || fail "--list
 ! in_host ss -Hltn "sport = :$PROXY_PORT" | grep -q . || fail "--listen: still listening on :$PROXY_PORT"
 out=$(as_other curl -sS --max-time 5 "http://127.0.0.1:8899/health")
 [[ $out == *'"status":"healthy"'* ]] || fail "/health on the --listen port: $out"
+# https /fetch: an upstream certificate the trust store does not know is 502
+out=$(as_other curl -sS --max-time 10 -w '\n%{http_code}' "http://127.0.0.1:8899/fetch?url=https://allowed.test/untrusted" 2>&1) || true
+[[ ${out##*$'\n'} == 502 && $out == *certificate* ]] || fail "https fetch with an unknown CA: $out"
+[[ $(up_requests /untrusted) == 0 ]] || fail "the request went over an unverified TLS session"
 log "PASS t_proxy_disabled"

@@ -4,14 +4,17 @@
 # non-agent uid) and answers JSON {url, status_code, content_type, content,
 # blocked:false}; the fake key in the URL or a blocklisted host is 403 JSON
 # {blocked:true, block_reason} with the URL redacted and the upstream saw
-# nothing; POST is 405, no url 400, a non-http scheme 400, https 400 (not
-# supported yet).  GET /health is 200 JSON; GET /metrics passes the strict
+# nothing; POST is 405, no url 400, a non-http scheme 400.  https:// URLs
+# are fetched over TLS verified against the trust store (SSL_CERT_FILE: the
+# test CA).  GET /health is 200 JSON; GET /metrics passes the strict
 # Prometheus text-format check and its request counters move with traffic.
 set -eu
 . tests/integration/lib.sh
 . tests/integration/helpers/http.sh
 . tests/integration/helpers/proxy.sh
 
+# the engine's TLS client trusts the system store; here, the test CA
+PROXY_TRUST_TEST_CA=1
 proxy_up true
 
 jget() { "$PY" -c 'import json,sys; d=json.load(sys.stdin); v=d.get(sys.argv[1]); print(json.dumps(v) if isinstance(v,bool) else v)' "$1"; }
@@ -58,8 +61,13 @@ for who in as_agent as_other; do
 	[[ $c == 400 ]] || fail "/fetch without url ($who): $c"
 	c=$(status "$who" "http://$PROXY/fetch?url=ftp://allowed.test/x")
 	[[ $c == 400 ]] || fail "/fetch ftp ($who): $c"
-	c=$(status "$who" "http://$PROXY/fetch?url=https://allowed.test/x")
-	[[ $c == 400 ]] || fail "/fetch https ($who): $c"
+	# https: verified against the trust store, SNI and host name checked
+	out=$("$who" curl -sS --max-time 10 "http://$PROXY/fetch?url=https://allowed.test/fetch-tls-$who" 2>&1) ||
+		fail "https fetch ($who): $out"
+	[[ $(jget content <<<"$out") == "ok GET /fetch-tls-$who" ]] || fail "https fetch ($who): $out"
+	[[ $(jget status_code <<<"$out") == 200 ]] || fail "https fetch status ($who): $out"
+	c=$(status "$who" "http://$PROXY/fetch?url=https://allowed.test/leak-tls-$who?key=$SECRET")
+	[[ $c == 403 ]] || fail "https fetch of a URL with a secret ($who): $c"
 	c=$(status "$who" "http://$PROXY/nowhere")
 	[[ $c == 404 ]] || fail "unknown path ($who): $c"
 done

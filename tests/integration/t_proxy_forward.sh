@@ -70,6 +70,9 @@ for who in as_agent as_other; do
 	[[ $c == 403 ]] || fail "name resolving to loopback (SSRF) ($who): $c"
 done
 
+# an IPv6 literal target
+out=$(as_agent curl -sS --max-time 10 -x "http://$PROXY" "http://[$V6_UP]/fwd-v6" 2>&1) || fail "GET [v6] via proxy: $out"
+[[ $out == "ok GET /fwd-v6" ]] || fail "GET [v6] via proxy: got '$out'"
 out=$(as_agent curl -sS --max-time 10 -x "http://$PROXY" "http://allowed.test/leak-r?key=$SECRET" 2>&1) || true
 [[ $out == "blocked: "* ]] || fail "403 body does not say why: $out"
 [[ $out != *"$SECRET"* ]] || fail "403 body echoes the secret"

@@ -128,6 +128,8 @@ out=$(acurl -w '\n%{http_code}' --resolve "wrong.example:443:$V4_UP" "https://wr
 ! upstream_saw "GET /x " || fail "wrong-name upstream got the request"
 wait_until 5 grep -q '"event":"upstream_error".*hostname mismatch' "$TEST_TMP/audit.log" ||
 	fail "no upstream_error audit line"
+! grep -q '"url":"https://wrong.example/x"' "$TEST_TMP/audit.log" ||
+	fail "a request to an unverified upstream was judged (and logged) as if it could go"
 log "wrong-name upstream certificate: 502 ($(echo "$out" | head -1))"
 
 # 9. audit: intercepted requests are logged with https URLs

@@ -7,6 +7,8 @@
 #   proxy_up FP_ENABLED      topology, upstream, a config with
 #                            forward_proxy.enabled: FP_ENABLED, firewall
 #                            applied, the engine running, PROXY listening
+#                            (PROXY_TRUST_TEST_CA=1: the engine trusts the
+#                            test CA through SSL_CERT_FILE)
 #   up_req_field PATH KEY    a field of the upstream's log line for PATH
 #                            ("method", "host", "path", or "headers")
 PROXY=127.0.0.1:8888
@@ -25,7 +27,12 @@ forward_proxy:
   sni_verification: true
 YAML
 	fw_apply --config "$PLFW_CONFIG" >/dev/null || fail "firewall apply failed"
-	engine_start --config "$PLFW_CONFIG"
+	# the engine's TLS client (https /fetch) trusts the test CA only if asked
+	if [[ ${PROXY_TRUST_TEST_CA:-0} == 1 ]]; then
+		SSL_CERT_FILE=$CA_DIR/ca.pem engine_start --config "$PLFW_CONFIG"
+	else
+		engine_start --config "$PLFW_CONFIG"
+	fi
 	wait_until 5 _proxy_listening || fail "no explicit proxy listener on $PROXY"
 }
 
