@@ -33,6 +33,7 @@
 #define TLSCA_SUBJECT_CN	"pipelock-fw interception CA"
 #define TLSCA_SUBJECT_O		"pipelock-fw"
 #define TLSCA_SERIAL_BYTES	16
+#define TLSCA_CONSTRAINTS_MAX	8192	/* the nameConstraints text */
 
 void
 tlsca_ssl_error(char *out, size_t len)
@@ -157,8 +158,49 @@ cleanup:
 	return out;
 }
 
+/*
+ * "permitted;DNS:a.com,permitted;DNS:b.com": a DNS constraint covers the
+ * name and every name below it, so "*.a.com" and "a.com" both become
+ * a.com (RFC 5280 4.2.1.10).  -1 for a pattern it cannot express.
+ */
+static int
+name_constraints(const struct strlist *permitted, char *out, size_t len,
+    char *err, size_t errlen)
+{
+	const char *p;
+	size_t i, off = 0;
+	int n;
+
+	for (i = 0; i < permitted->n; i++) {
+		p = permitted->v[i];
+		if (strncmp(p, "*.", 2) == 0)
+			p += 2;
+		if (*p == '\0' || strpbrk(p, "*,: ") != NULL) {
+			snprintf(err, errlen, "'%s' cannot be a name constraint",
+			    permitted->v[i]);
+			return -1;
+		}
+		n = snprintf(out + off, len - off, "%spermitted;DNS:%s",
+		    i > 0 ? "," : "", p);
+		if (n < 0 || (size_t)n >= len - off) {
+			snprintf(err, errlen, "too many name constraints");
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+const struct strlist *
+tlsca_permitted(const struct config *cfg)
+{
+	if (cfg->scanner.strict && cfg->scanner.api_allowlist.n > 0)
+		return &cfg->scanner.api_allowlist;
+	return NULL;
+}
+
 static X509 *
-ca_cert_new(EVP_PKEY *key)
+ca_cert_new(EVP_PKEY *key, const char *constraints)
 {
 	X509 *crt;
 	X509_NAME *name;
@@ -185,6 +227,13 @@ ca_cert_new(EVP_PKEY *key)
 	    tlsca_add_ext(crt, crt, NID_authority_key_identifier,
 	    "keyid:always"))
 		goto fail;
+	if (constraints != NULL && *constraints != '\0') {
+		char ext[TLSCA_CONSTRAINTS_MAX + 16];
+
+		snprintf(ext, sizeof(ext), "critical,%s", constraints);
+		if (tlsca_add_ext(crt, crt, NID_name_constraints, ext))
+			goto fail;
+	}
 	if (!X509_sign(crt, key, EVP_sha256()))
 		goto fail;
 	return crt;
@@ -194,9 +243,10 @@ fail:
 }
 
 int
-tlsca_create(const char *dir, int force, char *err, size_t errlen)
+tlsca_create(const char *dir, int force, const struct strlist *permitted,
+    char *err, size_t errlen)
 {
-	char cpath[4096], kpath[4096];
+	char cpath[4096], kpath[4096], nc[TLSCA_CONSTRAINTS_MAX] = "";
 	EVP_PKEY *key = NULL;
 	X509 *crt = NULL;
 	char *kpem = NULL, *cpem = NULL;
@@ -220,8 +270,11 @@ tlsca_create(const char *dir, int force, char *err, size_t errlen)
 		    "to replace it)", dir);
 		return -1;
 	}
+	if (permitted != NULL && name_constraints(permitted, nc, sizeof(nc),
+	    err, errlen) == -1)
+		return -1;
 	if ((key = EVP_EC_gen("P-256")) == NULL ||
-	    (crt = ca_cert_new(key)) == NULL ||
+	    (crt = ca_cert_new(key, nc)) == NULL ||
 	    (kpem = pem_text(key, NULL, &klen)) == NULL ||
 	    (cpem = pem_text(NULL, crt, &clen)) == NULL) {
 		snprintf(err, errlen, "creating the CA: %s", ssl_errstr());
@@ -320,12 +373,13 @@ static void
 tls_usage(FILE *f)
 {
 	fprintf(f,
-	    "Usage: %s tls init [--out DIR] [--force]\n"
+	    "Usage: %s tls init [--out DIR] [--force] [--config FILE]\n"
 	    "       %s tls install-ca [--ca FILE] [--root DIR]\n"
 	    "\n"
 	    "init        create the interception CA: DIR/ca.pem and DIR/ca-key.pem\n"
 	    "            (EC P-256, key mode 0600; default DIR %s); an existing\n"
-	    "            CA is only replaced with --force\n"
+	    "            CA is only replaced with --force; with --config FILE in\n"
+	    "            strict mode the CA is name-constrained to api_allowlist\n"
 	    "install-ca  copy the CA certificate (default %s/ca.pem) to\n"
 	    "            %s, run update-ca-certificates and print\n"
 	    "            the environment variables common runtimes need; --root\n"
@@ -339,6 +393,7 @@ struct tls_opts {
 	int		 force;		/* init --force */
 	const char	*ca;		/* install-ca --ca */
 	const char	*root;		/* install-ca --root */
+	const char	*config;	/* init --config */
 };
 
 /*
@@ -353,6 +408,7 @@ tls_opts_parse(int argc, char **argv, const char *allowed, struct tls_opts *o)
 		{ "force", no_argument, NULL, 'f' },
 		{ "ca", required_argument, NULL, 'c' },
 		{ "root", required_argument, NULL, 'r' },
+		{ "config", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -375,6 +431,9 @@ tls_opts_parse(int argc, char **argv, const char *allowed, struct tls_opts *o)
 		case 'r':
 			o->root = optarg;
 			break;
+		case 'C':
+			o->config = optarg;
+			break;
 		case 'h':
 			tls_usage(stdout);
 			return 1;
@@ -391,17 +450,32 @@ static int
 tls_init_main(int argc, char **argv)
 {
 	struct tls_opts o = { .out = TLSCA_DEFAULT_DIR };
+	struct config *cfg = NULL;
+	const struct strlist *permitted = NULL;
 	const char *dir;
-	char err[512];
+	char err[CONFIG_ERR_MAX];
+	size_t i;
 	int r;
 
-	if ((r = tls_opts_parse(argc, argv, "o:fh", &o)) != 0)
+	if ((r = tls_opts_parse(argc, argv, "o:fC:h", &o)) != 0)
 		return r == 1 ? EXIT_ALLOWED : EXIT_USAGE;
 	dir = o.out;
-	if (tlsca_create(dir, o.force, err, sizeof(err)) == -1) {
-		fprintf(stderr, "%s: tls init: %s\n", progname, err);
-		return EXIT_BLOCKED;
+	if (o.config != NULL) {
+		if (config_load(o.config, &cfg, err, sizeof(err)) == -1) {
+			fprintf(stderr, "%s: tls init: %s\n", progname, err);
+			return EXIT_USAGE;
+		}
+		permitted = tlsca_permitted(cfg);
 	}
+	r = tlsca_create(dir, o.force, permitted, err, sizeof(err));
+	if (r == -1)
+		fprintf(stderr, "%s: tls init: %s\n", progname, err);
+	else if (permitted != NULL)
+		for (i = 0; i < permitted->n; i++)
+			printf("name constraint: %s\n", permitted->v[i]);
+	config_free(cfg);
+	if (r == -1)
+		return EXIT_BLOCKED;
 	printf("created %s/%s and %s/%s (key mode 0600)\n", dir,
 	    TLSCA_CERT_NAME, dir, TLSCA_KEY_NAME);
 	printf("configure:\n  tls_interception:\n    enabled: true\n"

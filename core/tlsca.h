@@ -21,12 +21,17 @@
 #define TLSCA_VALID_DAYS	3650
 #define TLSCA_TRUST_PATH	"/usr/local/share/ca-certificates/pipelock-fw.crt"
 
+struct strlist;
+
 /*
  * Create a new CA in dir (created 0755 if missing).  force: replace an
- * existing pair.  0 on success; -1 with err set (an existing file without
- * force is an error too).
+ * existing pair.  permitted: domain patterns ("x.com", "*.x.com") the CA
+ * may certify (a critical nameConstraints extension), or NULL / empty for
+ * none.  0 on success; -1 with err set (an existing file without force is
+ * an error too, and so is a pattern a DNS name constraint cannot express).
  */
-int tlsca_create(const char *dir, int force, char *err, size_t errlen);
+int tlsca_create(const char *dir, int force, const struct strlist *permitted,
+    char *err, size_t errlen);
 
 /*
  * Load a CA certificate and its key (PEM).  On success *cert and *key are
@@ -37,6 +42,12 @@ int tlsca_load(const char *cert_path, const char *key_path, X509 **cert,
     EVP_PKEY **key, char *err, size_t errlen);
 
 struct config;
+
+/*
+ * The patterns a CA for cfg should be limited to: api_allowlist in strict
+ * mode, else NULL (an unrestricted configuration: no constraints).
+ */
+const struct strlist *tlsca_permitted(const struct config *cfg);
 
 /* Shared by the CA and leaf minting (tproxy_mitm.c). */
 

@@ -1529,6 +1529,15 @@ dlp_trig(const char *buf, size_t len, uint64_t *rt, uint64_t *st)
 	return -1;
 }
 
+/* Bits of bitmap word w at or after position i. */
+static inline uint64_t
+dlp_from_mask(size_t i, size_t w)
+{
+	if (i <= w * 64)
+		return ~0ULL;
+	return i - w * 64 >= 64 ? 0 : ~0ULL << (i - w * 64);
+}
+
 /* The shape pass: from each trigger's sync point, or over every byte. */
 static void
 dlp_shapes(const struct dlp *d, struct dlp_tls *t, const char *buf,
@@ -1543,7 +1552,7 @@ dlp_shapes(const struct dlp *d, struct dlp_tls *t, const char *buf,
 		return;
 	}
 	for (w = 0; w < nw; w++) {
-		bits = st[w];
+		bits = st[w] & dlp_from_mask(i, w);
 		while (bits) {
 			p = w * 64 + (size_t)__builtin_ctzll(bits);
 			bits &= bits - 1;
@@ -1931,6 +1940,90 @@ dlp_span_avx512(const unsigned char *s, size_t j, size_t lim,
 }
 #endif
 
+/* Class masks of up to 64 bytes of a token run (bit n: byte j + n). */
+struct dlp_chunk {
+	uint64_t	tok, eq, b64, hex, b32, up, lo, dot, slash;
+};
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f,avx512bw,avx512vbmi")))
+static void
+dlp_chunk_avx512(const unsigned char *s, size_t j, size_t lim,
+    struct dlp_chunk *ch)
+{
+	const unsigned char *lo = dlp_rcls_lo, *hi = dlp_rcls_hi;
+	__mmask64 m = lim - j >= 64 ? ~0ULL : (1ULL << (lim - j)) - 1;
+	__m512i v, a, b;
+
+	v = _mm512_maskz_loadu_epi8(m, s + j);
+	m &= ~_mm512_movepi8_mask(v);
+	a = _mm512_maskz_permutex2var_epi8(m, _mm512_loadu_si512(lo), v,
+	    _mm512_loadu_si512(lo + 64));
+	b = _mm512_maskz_permutex2var_epi8(m, _mm512_loadu_si512(hi), v,
+	    _mm512_loadu_si512(hi + 64));
+#define DLP_K(x, bit)	_mm512_test_epi8_mask(x, _mm512_set1_epi8((char)(bit)))
+	ch->tok = DLP_K(a, C_TOK);
+	ch->b64 = DLP_K(a, C_B64);
+	ch->hex = DLP_K(a, C_HEX);
+	ch->b32 = DLP_K(a, C_B32);
+	ch->up = DLP_K(a, C_UP);
+	ch->lo = DLP_K(a, C_LO);
+	ch->eq = DLP_K(b, R_EQ >> 8);
+	ch->dot = DLP_K(b, R_DOT >> 8);
+	ch->slash = DLP_K(b, R_SLASH >> 8);
+#undef DLP_K
+}
+#endif
+
+/* kand/kor (see dlp_span()) of the chunk bytes in mask m. */
+static void
+dlp_chunk_classes(const struct dlp_chunk *ch, uint64_t m, unsigned *kand,
+    unsigned *kor)
+{
+	*kand = ((ch->b64 & m) == m ? C_B64 : 0) |
+	    ((ch->hex & m) == m ? C_HEX : 0) | ((ch->b32 & m) == m ? C_B32 : 0);
+	*kor = (ch->up & m ? C_UP : 0) | (ch->lo & m ? C_LO : 0) |
+	    (ch->dot & m ? R_DOT : 0) | (ch->slash & m ? R_SLASH : 0);
+}
+
+/*
+ * The token run at i when it ends within 64 bytes: its end into *j, its
+ * classes, and the chunk for its pieces.  0 when there is no SIMD path
+ * or the run is longer (the byte loop then does it).
+ */
+static int
+dlp_run_chunk(const struct dlp *d, const unsigned char *s, size_t len,
+    size_t i, size_t lim, struct dlp_chunk *ch, size_t *j, unsigned *kand,
+    unsigned *kor)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	uint64_t e, m;
+	size_t n, b;
+
+	if (!dlp_simd || !d->prefilter)
+		return 0;
+	dlp_chunk_avx512(s, i, lim, ch);
+	n = ch->tok == ~0ULL ? 64 : (size_t)__builtin_ctzll(~ch->tok);
+	if (n == 64 && lim - i > 64)
+		return 0;
+	/* '=' ends a token unless it is padding ("k=v"). */
+	for (e = ch->eq & (n == 64 ? ~0ULL : (1ULL << n) - 1); e; e &= e - 1) {
+		b = (size_t)__builtin_ctzll(e);
+		if (i + b + 1 < len && s[i + b + 1] != '=' &&
+		    (dlp_class[s[i + b + 1]] & C_TOK)) {
+			n = b;
+			break;
+		}
+	}
+	m = n == 64 ? ~0ULL : (1ULL << n) - 1;
+	dlp_chunk_classes(ch, m, kand, kor);
+	*j = i + n;
+	return 1;
+#else
+	return 0;
+#endif
+}
+
 /*
  * From j up to lim, the bytes that are token bytes and in none of the
  * classes `stop`: returns where they end, ANDs their classes into *kand
@@ -1969,10 +2062,12 @@ dlp_runs_range(const struct dlp *d, const char *buf, size_t len,
     int depth, struct scan_result *res, size_t from, size_t to, int *rcp)
 {
 	const unsigned char *s = (const unsigned char *)buf;
-	size_t i = from, j, p, q, hx, lim;
+	struct dlp_chunk ch;
+	size_t i = from, j, p, q, hx, lim, pb, qb;
 	unsigned kand, kor;
 	unsigned char k, c;
-	int rc = 0, dots, slashes;
+	uint64_t sep;
+	int rc = 0, dots, slashes, inchunk;
 
 	while (i < len && i < to && rc >= 0) {
 		/* Most bytes of text start nothing: skip them in a tight loop. */
@@ -1997,7 +2092,9 @@ dlp_runs_range(const struct dlp *d, const char *buf, size_t len,
 		kand = C_B64 | C_HEX | C_B32;
 		kor = 0;
 		lim = len - i > DLP_RUN_MAX ? i + DLP_RUN_MAX : len;
-		for (j = i; ; j++) {
+		inchunk = dlp_run_chunk(d, s, len, i, lim, &ch, &j, &kand,
+		    &kor);
+		for (j = inchunk ? j : i; !inchunk; j++) {
 			j = dlp_span(d, s, j, lim, R_EQ, &kand, &kor);
 			/* '=' ends a token unless it is padding ("k=v"). */
 			if (j >= lim || s[j] != '=' || (j + 1 < len &&
@@ -2030,8 +2127,21 @@ dlp_runs_range(const struct dlp *d, const char *buf, size_t len,
 			    p = q + 1) {
 				kand = C_B64 | C_HEX | C_B32;
 				kor = 0;
-				q = dlp_span(d, s, p, j, R_DOT | R_SLASH, &kand,
-				    &kor);
+				if (inchunk) {
+					/* j - i <= 64: the piece from masks. */
+					pb = p - i;
+					sep = (ch.dot | ch.slash) >> pb;
+					qb = sep ? pb + (size_t)__builtin_ctzll(sep) :
+					    j - i;
+					if (qb > j - i)
+						qb = j - i;
+					q = i + qb;
+					dlp_chunk_classes(&ch, (qb == 64 ? ~0ULL :
+					    (1ULL << qb) - 1) & ~((1ULL << pb) - 1),
+					    &kand, &kor);
+				} else
+					q = dlp_span(d, s, p, j, R_DOT | R_SLASH,
+					    &kand, &kor);
 				if (q - p >= DLP_RUN_MIN && q - p < j - i)
 					rc = dlp_token(d, buf + p, q - p,
 					    (unsigned char)kand, kor, where, host,
@@ -2085,7 +2195,7 @@ dlp_runs(const struct dlp *d, const char *buf, size_t len,
 	}
 	ht = rt + nw;
 	for (w = 0; w < nw; w++) {
-		bits = rt[w] | ht[w];
+		bits = (rt[w] | ht[w]) & dlp_from_mask(i, w);
 		while (bits) {
 			p = w * 64 + (size_t)__builtin_ctzll(bits);
 			bits &= bits - 1;

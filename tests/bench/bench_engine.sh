@@ -37,12 +37,15 @@
 # BENCH_TESTS (all of the above), BENCH_PEERS ("haproxy squid"; add
 # mitmproxy sslsplit), BENCH_VARIANTS (overrides direct+pipelock+peers),
 # BENCH_OUT (dir of PIPELOCK_FW/bench), BENCH_TAG (UTC time),
-# BENCH_WRK_THREADS (1), BENCH_PLFW_MODE (strict | balanced),
+# BENCH_WRK_THREADS (1), BENCH_PLFW_MODE (strict | balanced), BENCH_PLFW_ARGS
+# (more `run` arguments, e.g. "--workers 1"),
 # BENCH_PERF ("" | test names: after the measured runs, `perf record` the
 # engine during one extra run of each and keep the report; BENCH_PERF_HZ
 # (1999), BENCH_PERF_CG (fp | dwarf)), BENCH_KEEP=1
-# (keep configs and logs).
-# Output in BENCH_OUT: engine-TAG.md (printed), raw-TAG.csv, peaks-TAG.csv,
+# (keep configs and logs), BENCH_IDLE (1000: after the measured runs,
+# each interceptor's RSS growth while its agent holds that many idle,
+# already relayed keep-alive connections; 0: skip).
+# Output in BENCH_OUT: engine-TAG.md (printed), raw-TAG.csv, peaks-TAG.csv, idle-TAG.csv,
 # env-TAG.txt, perf-TAG-TEST.txt; engine-latest.md is the last run.
 # Exit: 0 measured (targets are reported, not asserted), 77 skipped
 # (not root, no wrk), 1 the bench itself failed.
@@ -55,16 +58,18 @@ BENCH_ROOT=$(cd "$HERE/../.." && pwd)
 # shellcheck source=engine/variants.sh
 . "$HERE/engine/variants.sh"
 
-ALL_TESTS="http-1k-c1 http-1k-c16 http-1k-c128 https-1k-c1 https-1k-c16 https-1k-c128
+ALL_TESTS="http-1k-c1 http-1k-c16 http-1k-c128 https-1k-c1 https-1k-c16 https-1k-c128 \
 http-1k-close-c16 https-1k-close-c16 http-1m-c4 http-1k-seq100"
 PIPELOCK_FW=${PIPELOCK_FW:-$BENCH_ROOT/build/pipelock-fw}
 DURATION=${BENCH_DURATION:-2}
 REPS=${BENCH_REPS:-6}
-TESTS=$(echo ${BENCH_TESTS:-$ALL_TESTS})
+TESTS=$(tr -s ' \n' '  ' <<<"${BENCH_TESTS:-$ALL_TESTS}")
+TESTS=${TESTS% }
 PEERS=${BENCH_PEERS:-haproxy squid}
 WRK_THREADS=${BENCH_WRK_THREADS:-1}
 TAG=${BENCH_TAG:-$(date -u +%Y%m%d-%H%M%S)}
 PERF_TESTS=${BENCH_PERF:-}
+IDLE_N=${BENCH_IDLE:-1000}
 PERF_HZ=${BENCH_PERF_HZ:-1999}
 PERF_CG=${BENCH_PERF_CG:-fp}		# fp (kernel stacks) | dwarf (user stacks too, large files)
 CLK_TCK=$(getconf CLK_TCK)
@@ -102,7 +107,8 @@ rss_sampler() {
 # mem_kb PID -- "VmHWM,RssAnon,RssFile" (KiB) summed over PID's tree:
 # peak RSS over its lifetime, then what the RSS is made of now.
 mem_kb() {
-	cat $(for p in "$1" $(descendants "$1"); do echo "/proc/$p/status"; done) 2>/dev/null |
+	local p
+	for p in "$1" $(descendants "$1"); do cat "/proc/$p/status" 2>/dev/null; done |
 		awk '/^VmHWM:/ {h += $2} /^RssAnon:/ {a += $2} /^RssFile:/ {f += $2}
 			END {printf "%d,%d,%d\n", h, a, f}'
 }
@@ -207,9 +213,35 @@ run_test() {
 	blog "  $v rep$rep $t: $(tail -n 1 "$RAW" | cut -d, -f6-)"
 }
 
+# idle_test VARIANT -- RSS of VARIANT's processes while its agent holds
+# IDLE_N idle keep-alive connections that each fetched /1k, against before.
+idle_test() {
+	local v=$1 pid=${V_PID[$1]} before held=0 r i ok out=$BENCH_TMP/idle-$1.out ipid
+	pid_alive "$pid" || return 0
+	before=$(rss_kb "$pid")
+	ip netns exec "$BH_NS" timeout 120 setpriv --reuid="${V_UID[$v]}" --regid="${V_UID[$v]}" \
+		--clear-groups -- /usr/bin/python3 "$BENCH_TMP/idle_conns.py" "$IDLE_N" "$BENCH_HOST" /1k 60 \
+		>"$out" 2>&1 &
+	ipid=$!
+	if wait_for 90 grep -q '^READY' "$out"; then
+		for ((i = 0; i < 4; i++)); do
+			sleep 0.25
+			r=$(rss_kb "$pid")
+			((r > held)) && held=$r
+		done
+	fi
+	ok=$(awk '/^READY/ {print $2}' "$out")
+	kill "$ipid" 2>/dev/null || true
+	wait "$ipid" 2>/dev/null || true
+	[[ -n $ok ]] || blog "$v: idle connections: $(tail -n 3 "$out" | tr '\n' ' ')"
+	echo "$v,$IDLE_N,${ok:-0},$before,$held" >>"$IDLE_CSV"
+	blog "  $v idle: ${ok:-0}/$IDLE_N connections held, RSS ${before} -> ${held} KiB"
+}
+
 # perf_profile TEST -- `perf record` the engine during one extra run of TEST.
 perf_profile() {
-	local t=$1 data=$OUT/perf-$TAG-$t.data
+	local t=$1 data
+	data=$OUT/perf-$TAG-$t.data
 	parse_test "$t"
 	perf record -F "$PERF_HZ" --call-graph "$PERF_CG" -p "${V_PID[pipelock]}" -o "$data" -- sleep "$DURATION" \
 		>"$BENCH_TMP/logs/perf.log" 2>&1 &
@@ -257,7 +289,7 @@ main() {
 	command -v nginx >/dev/null || skip "nginx not installed (scripts/deps.sh all)"
 	[[ -x $PIPELOCK_FW ]] || bdie "PIPELOCK_FW=$PIPELOCK_FW is not an executable"
 	for t in $TESTS; do
-		[[ " $(echo $ALL_TESTS) " == *" $t "* ]] || bdie "unknown test '$t' (have: $(echo $ALL_TESTS))"
+		[[ " $ALL_TESTS " == *" $t "* ]] || bdie "unknown test '$t' (have: $ALL_TESTS)"
 	done
 	if [[ -n ${BENCH_VARIANTS:-} ]]; then
 		read -r -a VARIANTS <<<"$BENCH_VARIANTS"
@@ -276,6 +308,7 @@ main() {
 	mkdir -p "$OUT"
 	RAW=$OUT/raw-$TAG.csv
 	PEAKS=$OUT/peaks-$TAG.csv
+	IDLE_CSV=$OUT/idle-$TAG.csv
 	# the command line that reproduces this run: the knobs that were set
 	REPRO="sudo make bench"
 	v=$(basename "$(dirname "$PIPELOCK_FW")")
@@ -294,6 +327,8 @@ main() {
 	write_env
 	echo "variant,rep,test,conns,duration_s,requests,rps,p50_ms,p99_ms,mib_s,errors,rss_kb,cpu_pct,cpu_ms" >"$RAW"
 	echo "variant,vmhwm_kb,rss_anon_kb,rss_file_kb" >"$PEAKS"
+	echo "variant,conns,ok,rss_before_kb,rss_held_kb" >"$IDLE_CSV"
+	cp "$HERE/engine/idle_conns.py" "$BENCH_TMP/"	# readable by the agent uids
 
 	# uids: pipelock-fw's agent is 1000, direct 1001, peers 1002...
 	local uid=1002 live=() order=()
@@ -343,6 +378,21 @@ main() {
 		# after all that load, the variant still relays the right bytes
 		variant_check "$v" || notes[$v]+="FAILED its content check after the load; "
 	done
+	# last, each interceptor restarted: a fresh heap (after the load, freed
+	# memory would be reused and hide the growth), and the heap it grows
+	# would inflate the RSS of any test after it
+	if ((IDLE_N > 0)); then
+		for v in "${VARIANTS[@]}"; do
+			[[ ${V_MODE[$v]} != none ]] || continue
+			variant_stop "$v"
+			mv "$BENCH_TMP/logs/$v.log" "$BENCH_TMP/logs/$v.log.measured" 2>/dev/null || true
+			if variant_start "$v" "${V_UID[$v]}"; then
+				idle_test "$v"
+			else
+				notes[$v]+="did not restart for the idle test; "
+			fi
+		done
+	fi
 	if [[ -n $PERF_TESTS ]]; then
 		if ! command -v perf >/dev/null; then
 			blog "BENCH_PERF: perf not installed (linux-perf)"
@@ -361,7 +411,7 @@ main() {
 			sed -E 's/"(time|src|pid|dst|duration_ms|bytes_up|bytes_down|url)":("[^"]*"|[0-9]+),?//g' |
 			sort | uniq -c | sort -rn | head -n 25 | sed 's/^ */engine-log: /' >>"$OUT/env-$TAG.txt" || true
 	fi
-	python3 "$HERE/engine/summarize.py" --raw "$RAW" --peaks "$PEAKS" --env "$OUT/env-$TAG.txt" \
+	python3 "$HERE/engine/summarize.py" --raw "$RAW" --peaks "$PEAKS" --idle "$IDLE_CSV" --env "$OUT/env-$TAG.txt" \
 		--summary "$OUT/summary-$TAG.csv" >"$OUT/engine-$TAG.md"
 	cp "$OUT/engine-$TAG.md" "$OUT/engine-latest.md"
 	cat "$OUT/engine-$TAG.md"

@@ -15,6 +15,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
 . tests/integration/helpers/tproxy.sh
+. tests/integration/helpers/tls.sh
 
 SECS=${BENCH_TLS_SECONDS:-5}
 CONNS=${BENCH_TLS_CONNS:-8}
@@ -22,18 +23,7 @@ CONNS=${BENCH_TLS_CONNS:-8}
 [[ $(id -u) -eq 0 ]] || skip "needs root"
 command -v wrk >/dev/null 2>&1 || skip "no wrk (scripts/deps.sh)"
 
-bench_edit() {
-	"$PLFW" tls init --out "$TEST_TMP/tls" >/dev/null || fail "tls init"
-	cat >>"$PLFW_CONFIG" <<EOF
-tls_interception:
-  enabled: true
-  ca_cert: $TEST_TMP/tls/ca.pem
-  ca_key: $TEST_TMP/tls/ca-key.pem
-  upstream_ca_file: $CA_DIR/ca.pem
-  passthrough_domains: ["other.test"]
-EOF
-}
-TPROXY_EDIT=bench_edit tproxy_up
+TPROXY_EDIT=tls_config tproxy_up
 
 # rate UID URL [WRK ARGS] -- wrk's Requests/sec
 rate() {

@@ -32,6 +32,14 @@ grep -A1 "Key Usage: critical" <<<"$txt" | grep -q "Certificate Sign, CRL Sign" 
 openssl x509 -in "$D/ca.pem" -noout -checkend $((9 * 365 * 86400)) >/dev/null || fail "CA valid < 9 years"
 openssl pkey -in "$D/ca-key.pem" -noout 2>/dev/null || fail "key does not parse"
 
+# strict mode: the CA is name-constrained to api_allowlist
+printf 'version: 1\nmode: strict\napi_allowlist: ["allowed.test", "*.example.com"]\n' >"$T/strict.yaml"
+"$PLFW" tls init --out "$T/nc" --config "$T/strict.yaml" >"$T/nc.out" 2>&1 || fail "tls init --config: $(cat "$T/nc.out")"
+nc=$(openssl x509 -in "$T/nc/ca.pem" -noout -ext nameConstraints 2>&1)
+grep -q "critical" <<<"$nc" && grep -q "DNS:allowed.test" <<<"$nc" && grep -q "DNS:example.com" <<<"$nc" ||
+	fail "name constraints: $nc"
+"$PLFW" tls init --out "$T/nc2" --config "$D/../nonexistent.yaml" >/dev/null 2>&1 && fail "tls init with a missing config succeeded"
+
 R=$T/root
 "$PLFW" tls install-ca --ca "$D/ca.pem" --root "$R" >"$T/env.out" 2>"$T/install.err" ||
 	fail "install-ca: $(cat "$T/install.err")"

@@ -11,22 +11,10 @@
 set -eu
 . tests/integration/lib.sh
 . tests/integration/helpers/tproxy.sh
+. tests/integration/helpers/tls.sh
 
-tls_edit() {
-	"$PLFW" tls init --out "$TEST_TMP/tls" >/dev/null || fail "tls init"
-	cat >>"$PLFW_CONFIG" <<EOF
-tls_interception:
-  enabled: true
-  ca_cert: $TEST_TMP/tls/ca.pem
-  ca_key: $TEST_TMP/tls/ca-key.pem
-  upstream_ca_file: $CA_DIR/ca.pem
-  passthrough_domains: ["other.test"]
-  cert_ttl: 1h
-  cert_cache_size: 100
-EOF
-}
+tls_edit() { tls_config "cert_ttl: 1h" "cert_cache_size: 100"; }
 TPROXY_EDIT=tls_edit tproxy_up
-MITM_CA=$TEST_TMP/tls/ca.pem
 # a GitHub token shape, built so this file holds none
 SECRET="gh""p_R7xQ2mVn8KpL4sTz9WcY3bHf6JdG1aEu5NoX"
 

@@ -7,6 +7,7 @@
 set -eu
 . tests/integration/lib.sh
 . tests/integration/helpers/nfq.sh
+. tests/integration/helpers/tls.sh
 
 topo_up
 plfw_ready || skip "pipelock-fw firewall/run not built"
@@ -31,15 +32,7 @@ quic() {
 }
 
 make_config "quic: inspect"
-"$PLFW" tls init --out "$TEST_TMP/tls" >/dev/null || fail "tls init"
-cat >>"$PLFW_CONFIG" <<EOF
-tls_interception:
-  enabled: true
-  ca_cert: $TEST_TMP/tls/ca.pem
-  ca_key: $TEST_TMP/tls/ca-key.pem
-  upstream_ca_file: $CA_DIR/ca.pem
-  passthrough_domains: ["other.test"]
-EOF
+tls_config
 in_host "$PLFW" firewall apply --config "$PLFW_CONFIG" --nfqueue 2>"$TEST_TMP/apply.err" ||
 	fail "apply --nfqueue: $(cat "$TEST_TMP/apply.err")"
 engine_start --config "$PLFW_CONFIG" -v

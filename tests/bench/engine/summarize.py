@@ -44,6 +44,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--raw", required=True)
     ap.add_argument("--peaks", required=True)
+    ap.add_argument("--idle")
     ap.add_argument("--env", required=True)
     ap.add_argument("--summary", required=True)
     a = ap.parse_args()
@@ -176,9 +177,19 @@ def main():
     if pk:
         def cell(v, k):
             return f"{float(pk[v][k]) / 1024:.1f}" if v in pk and pk[v].get(k) else "–"
-        p("| peak VmHWM over the whole bench | " + " | ".join(cell(v, "vmhwm_kb") for v in others) + " |")
-        p("| at the end: RssAnon (heap, stacks) | " + " | ".join(cell(v, "rss_anon_kb") for v in others) + " |")
-        p("| at the end: RssFile (mapped code, libraries) | " + " | ".join(cell(v, "rss_file_kb") for v in others) + " |")
+        p("| peak VmHWM over the measured runs | " + " | ".join(cell(v, "vmhwm_kb") for v in others) + " |")
+        p("| after them: RssAnon (heap, stacks) | " + " | ".join(cell(v, "rss_anon_kb") for v in others) + " |")
+        p("| after them: RssFile (mapped code, libraries) | " + " | ".join(cell(v, "rss_file_kb") for v in others) + " |")
+    idle = {r["variant"]: r for r in load(a.idle)} if a.idle else {}
+    if idle:
+        def per_conn(v):
+            r = idle.get(v)
+            if not r or int(r["ok"]) == 0:
+                return "–"
+            grow = (float(r["rss_held_kb"]) - float(r["rss_before_kb"])) / int(r["ok"])
+            return f"{grow:.1f} KiB ({r['ok']}/{r['conns']} held)"
+        p("| RSS growth per idle relayed keep-alive connection (fresh process) | " +
+          " | ".join(per_conn(v) for v in others) + " |")
     p("")
 
     p("## Targets (issue 8)\n")

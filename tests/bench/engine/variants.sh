@@ -38,12 +38,12 @@ _wait_ports() {
 	shift
 	for port in "$@"; do
 		[[ -n $port ]] || continue
-		wait_for 30 eval "! kill -0 $VAR_PID 2>/dev/null || listening $BH_NS $port" &&
-			pid_alive "$VAR_PID" || {
+		wait_for 30 eval "! kill -0 $VAR_PID 2>/dev/null || listening $BH_NS $port" || true
+		if ! pid_alive "$VAR_PID" || ! listening "$BH_NS" "$port"; then
 			blog "$name: not listening on :$port; log tail:"
 			tail -n 20 "$BENCH_TMP/logs/$name.log" >&2
 			return 1
-		}
+		fi
 	done
 }
 
@@ -154,13 +154,17 @@ v_pipelock_start() {
 		echo "firewall:"
 		echo "  tproxy_port: $PLFW_PORT"
 		echo "  agent_users: [${V_UID[pipelock]}]"
+		# default 512: the idle-connection test holds BENCH_IDLE at once
+		echo "  max_conns_per_agent: $((${BENCH_IDLE:-1000} > 512 ? ${BENCH_IDLE:-1000} + 64 : 512))"
 	} >"$cfg"
 	chmod 0644 "$cfg"
 	VAR_MODE=external VAR_HTTP_PORT=$PLFW_PORT VAR_HTTPS_PORT=$PLFW_PORT
-	VAR_NOTE="run --apply --remove-on-exit; mode $PLFW_MODE, api_allowlist [$BENCH_HOST], DLP defaults; 443: SNI passthrough"
+	VAR_NOTE="run --apply --remove-on-exit; mode $PLFW_MODE, api_allowlist [$BENCH_HOST], DLP defaults, max_conns_per_agent raised for the idle test; 443: SNI passthrough"
 	# audit lines (stdout) and diagnostics share the variant log
+	local extra=()
+	read -r -a extra <<<"${BENCH_PLFW_ARGS:-}"	# e.g. "--workers 1"
 	bg_run "$BH_NS" "$BENCH_TMP/logs/pipelock.log" "$PIPELOCK_FW" run --config "$cfg" \
-		--apply --remove-on-exit ${BENCH_PLFW_ARGS:-}
+		--apply --remove-on-exit "${extra[@]}"
 	VAR_PID=$BG_PID
 	_wait_ports pipelock "$PLFW_PORT" || return 1
 	# listening comes before the rules: wait until `firewall status` says installed

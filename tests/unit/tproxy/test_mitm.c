@@ -53,7 +53,7 @@ test_tls_init(void)
 	snprintf(ca2, sizeof(ca2), "%s/ca2", tmpdir);
 	path_of(kpath, sizeof(kpath), ca1, TLSCA_KEY_NAME);
 	path_of(cpath, sizeof(cpath), ca1, TLSCA_CERT_NAME);
-	ok(tlsca_create(ca1, 0, err, sizeof(err)) == 0, "tls init creates a CA");
+	ok(tlsca_create(ca1, 0, NULL, err, sizeof(err)) == 0, "tls init creates a CA");
 	ok(stat(kpath, &st) == 0 && (st.st_mode & 07777) == 0600,
 	    "key has mode 0600");
 	ok(stat(cpath, &st) == 0 && (st.st_mode & 07777) == 0644,
@@ -62,9 +62,9 @@ test_tls_init(void)
 	n1 = f != NULL ? fread(k1, 1, sizeof(k1), f) : 0;
 	if (f != NULL)
 		fclose(f);
-	ok(tlsca_create(ca1, 0, err, sizeof(err)) == -1, "second init fails");
+	ok(tlsca_create(ca1, 0, NULL, err, sizeof(err)) == -1, "second init fails");
 	ok(strstr(err, "--force") != NULL, "and says --force: %s", err);
-	ok(tlsca_create(ca1, 1, err, sizeof(err)) == 0, "--force replaces");
+	ok(tlsca_create(ca1, 1, NULL, err, sizeof(err)) == 0, "--force replaces");
 	f = fopen(kpath, "r");
 	n2 = f != NULL ? fread(k2, 1, sizeof(k2), f) : 0;
 	if (f != NULL)
@@ -73,7 +73,7 @@ test_tls_init(void)
 	    "with a new key");
 	ok(stat(kpath, &st) == 0 && (st.st_mode & 07777) == 0600,
 	    "still mode 0600");
-	ok(tlsca_create(ca2, 0, err, sizeof(err)) == 0, "a second CA");
+	ok(tlsca_create(ca2, 0, NULL, err, sizeof(err)) == 0, "a second CA");
 }
 
 static struct mitm *
@@ -166,6 +166,39 @@ test_leaves(void)
 	again = mitm_leaf_get(m, "host31.example");
 	ok(mitm_cache_count(m) == 16, "a hit does not grow the cache");
 	X509_free(again);
+	X509_free(leaf);
+	mitm_free(m);
+}
+
+static void
+test_constraints(void)
+{
+	static char *ok_v[] = { "allowed.test", "*.example.com" };
+	static char *bad_v[] = { "a*b.example.com" };
+	struct strlist permit = { ok_v, 2 }, bad = { bad_v, 1 };
+	char dir[300], err[512];
+	struct mitm *m;
+	X509 *leaf;
+
+	snprintf(dir, sizeof(dir), "%s/ca3", tmpdir);
+	ok(tlsca_create(dir, 0, &bad, err, sizeof(err)) == -1,
+	    "a pattern a name constraint cannot express is refused: %s", err);
+	if (!ok(tlsca_create(dir, 0, &permit, err, sizeof(err)) == 0,
+	    "name-constrained CA (strict api_allowlist)"))
+		return;
+	if ((m = mitm_for(dir, NULL, 3600, 16)) == NULL)
+		return;
+	leaf = mitm_leaf_get(m, "allowed.test");
+	ok(verify_leaf(mitm_ca_cert(m), leaf, "allowed.test") == 1,
+	    "leaf for an allowlisted name verifies");
+	X509_free(leaf);
+	leaf = mitm_leaf_get(m, "api.example.com");
+	ok(verify_leaf(mitm_ca_cert(m), leaf, "api.example.com") == 1,
+	    "leaf under a *. pattern verifies");
+	X509_free(leaf);
+	leaf = mitm_leaf_get(m, "other.test");
+	ok(verify_leaf(mitm_ca_cert(m), leaf, "other.test") != 1,
+	    "leaf for any other name fails verification");
 	X509_free(leaf);
 	mitm_free(m);
 }
@@ -524,6 +557,7 @@ main(void)
 
 	test_tls_init();
 	test_leaves();
+	test_constraints();
 	path_of(upca, sizeof(upca), ca2, TLSCA_CERT_NAME);
 	up = mitm_for(ca2, NULL, 3600, 16);
 	m = mitm_for(ca1, upca, 3600, 16);
