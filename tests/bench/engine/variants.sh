@@ -66,7 +66,9 @@ variant_stop() {
 }
 
 # steer_install NAME... -- one table steering each tproxy/redirect variant's
-# uid to it (ct mark = its index), and an ip rule per mark.
+# uid to it (ct mark = its index), and an ip rule per mark.  The rules
+# match the low byte only: pipelock-fw refuses to install next to a rule
+# that matches its own mark bits (0x100000 and up).
 steer_install() {
 	local name i=0 out="" pre="" nat="" hp sp
 	for name in "$@"; do
@@ -78,8 +80,8 @@ steer_install() {
 			out+="meta skuid ${V_UID[$name]} tcp dport { 80, 443 } counter ct mark set $i comment \"$name\""$'\n'
 			pre+="meta mark $i tcp dport 80 counter tproxy to :$hp"$'\n'
 			pre+="meta mark $i tcp dport 443 counter tproxy to :$sp"$'\n'
-			in_bh ip rule add fwmark "$i" lookup "$STEER_RT"
-			in_bh ip -6 rule add fwmark "$i" lookup "$STEER_RT"
+			in_bh ip rule add fwmark "$i/0xff" lookup "$STEER_RT"
+			in_bh ip -6 rule add fwmark "$i/0xff" lookup "$STEER_RT"
 			;;
 		redirect)
 			nat+="meta skuid ${V_UID[$name]} tcp dport 80 counter redirect to :$hp comment \"$name\""$'\n'
@@ -104,8 +106,8 @@ steer_remove() {
 	local m
 	in_bh nft delete table inet "$STEER_TABLE" 2>/dev/null || true
 	for m in "${V_MARK[@]}"; do
-		while in_bh ip rule del fwmark "$m" lookup "$STEER_RT" 2>/dev/null; do :; done
-		while in_bh ip -6 rule del fwmark "$m" lookup "$STEER_RT" 2>/dev/null; do :; done
+		while in_bh ip rule del fwmark "$m/0xff" lookup "$STEER_RT" 2>/dev/null; do :; done
+		while in_bh ip -6 rule del fwmark "$m/0xff" lookup "$STEER_RT" 2>/dev/null; do :; done
 	done
 	in_bh ip route flush table "$STEER_RT" 2>/dev/null || true
 	in_bh ip -6 route flush table "$STEER_RT" 2>/dev/null || true
