@@ -100,6 +100,7 @@ struct dlp {
 	int		 seed_verify;
 	int		 prefilter;	/* 0: PCRE2 on every pattern */
 	ssize_t		 shape_idx[DLP_SHAPE_COUNT];	/* pattern or -1 */
+	uint64_t	*always_bits;	/* patterns PCRE2 runs on every input */
 	uint64_t	 gen;		/* for thread-local scratch */
 };
 
@@ -239,6 +240,7 @@ dlp_free(struct dlp *d)
 		free(d->forms[i].bytes);
 	}
 	free(d->forms);
+	free(d->always_bits);
 	hs_free_database(d->db);
 	free(d);
 }
@@ -721,6 +723,14 @@ dlp_new(const struct scanner_config *cfg, char *err, size_t errlen)
 	}
 	if (dlp_build_db(d, err, errlen) == -1)
 		goto fail;
+	if ((d->always_bits = calloc((d->npats + 63) / 64 + 1,
+	    sizeof(*d->always_bits))) == NULL) {
+		snprintf(err, errlen, "dlp: out of memory");
+		goto fail;
+	}
+	for (i = 0; i < d->npats; i++)
+		if (d->pats[i].always && !d->pats[i].shadowed)
+			d->always_bits[i / 64] |= 1ULL << (i % 64);
 	return d;
 fail:
 	dlp_free(d);
@@ -968,9 +978,23 @@ dlp_do_patterns(const struct dlp *d, struct dlp_tls *t, const uint64_t *bits,
     const char *host, const struct dlp_map *map, struct scan_result *res)
 {
 	const struct dlp_pat *p;
-	size_t i;
+	size_t i, w = 0, nw = (d->npats + 63) / 64;
+	uint64_t cand = 0;
 
 	for (i = 0; i < d->npats; i++) {
+		if (regions) {
+			/*
+			 * Only the candidates (ascending, as the plain loop
+			 * visits them): Vectorscan's hits, the `always`
+			 * patterns and shapes with regions (dlp_pass).
+			 */
+			while (cand == 0 && w < nw)
+				cand = bits[w++];
+			if (cand == 0)
+				break;
+			i = (w - 1) * 64 + (size_t)__builtin_ctzll(cand);
+			cand &= cand - 1;
+		}
 		p = &d->pats[i];
 		if (p->shadowed)
 			continue;
@@ -1589,11 +1613,15 @@ dlp_pass(const struct dlp *d, const char *buf, size_t len,
 	h.d = d;
 	h.bits = t->bits;
 	nw = (d->npats + 63) / 64;
-	memset(t->bits, 0, nw * sizeof(*t->bits));
-	for (i = 0; i <= d->npats; i++) {
-		t->reg[i].n = 0;
-		t->reg[i].full = 0;
-	}
+	memcpy(t->bits, d->always_bits, nw * sizeof(*t->bits));
+	/* Only the shapes and the seed phrase use regions. */
+	for (i = 0; i < DLP_SHAPE_COUNT; i++)
+		if (d->shape_idx[i] >= 0) {
+			t->reg[d->shape_idx[i]].n = 0;
+			t->reg[d->shape_idx[i]].full = 0;
+		}
+	t->reg[d->npats].n = 0;
+	t->reg[d->npats].full = 0;
 	if (d->prefilter && d->db != NULL && len > 0) {
 		if (len > UINT32_MAX ||
 		    hs_scan(d->db, buf, (unsigned)len, 0, t->scratch,
@@ -1629,9 +1657,14 @@ dlp_pass(const struct dlp *d, const char *buf, size_t len,
 			}
 		}
 	}
-	if (want & DLP_WANT_PATTERNS)
+	if (want & DLP_WANT_PATTERNS) {
+		for (i = 0; d->prefilter && i < DLP_SHAPE_COUNT; i++)
+			if (d->shape_idx[i] >= 0)
+				h.bits[d->shape_idx[i] / 64] |= 1ULL <<
+				    (d->shape_idx[i] % 64);
 		dlp_do_patterns(d, t, h.bits, d->prefilter, buf, len, where,
 		    host, map, res);
+	}
 	if (want & DLP_WANT_SECRETS)
 		for (i = 0; i < h.nsec; i++)
 			dlp_secret_add(d, h.sec_id[i],

@@ -256,7 +256,9 @@ norm_impl(const char *in, size_t len, char *out, int keep_ws)
 	size_t i = 0, o = 0, run;
 
 	while (i < len) {
-		run = norm_plain_run(s + i, len - i);
+		/* Decoded binary alternates: test one byte before a run. */
+		run = s[i] >= 0x20 && s[i] < 0x7f ?
+		    norm_plain_run(s + i, len - i) : 0;
 		if (run) {
 			if (out + o != in + i)
 				memmove(out + o, in + i, run);
@@ -573,23 +575,49 @@ norm_noise_strip(const char *in, size_t len, char *out)
 
 #define NORM_ENT_SLOTS	512
 
+/* Shannon sum over counts of `total` symbols. */
+static double
+norm_entropy_sum(const uint32_t *cnt, size_t n, size_t total, double e)
+{
+	size_t i;
+	double p;
+
+	for (i = 0; i < n; i++)
+		if (cnt[i]) {
+			p = (double)cnt[i] / (double)total;
+			e -= p * log2(p);
+		}
+	return e;
+}
+
 double
 norm_entropy(const char *s, size_t len)
 {
 	const unsigned char *u = (const unsigned char *)s;
-	size_t ascii[128] = { 0 };
+	uint32_t ascii[128] = { 0 };
 	uint32_t cps[NORM_ENT_SLOTS];
-	size_t cnt[NORM_ENT_SLOTS] = { 0 };
+	uint32_t cnt[NORM_ENT_SLOTS];
 	size_t i, n, total = 0, h, used = 0;
+	int wide = 0;
 	uint32_t c;
-	double e = 0, p;
 
 	for (i = 0; i < len; i += n) {
-		n = norm_utf8(u + i, len - i, &c);
 		total++;
+		if (u[i] < 0x80) {
+			/* ASCII (nearly every call): no decoding, no table. */
+			ascii[u[i]]++;
+			n = 1;
+			continue;
+		}
+		n = norm_utf8(u + i, len - i, &c);
 		if (c < 0x80) {
 			ascii[c]++;
 			continue;
+		}
+		if (!wide) {
+			/* First non-ASCII symbol: only now clear the table. */
+			memset(cnt, 0, sizeof(cnt));
+			wide = 1;
 		}
 		if (c == UINT32_MAX)
 			c = 0x110000 + u[i];	/* each invalid byte: own symbol */
@@ -605,15 +633,6 @@ norm_entropy(const char *s, size_t len)
 	}
 	if (total == 0)
 		return 0;
-	for (i = 0; i < 128; i++)
-		if (ascii[i]) {
-			p = (double)ascii[i] / (double)total;
-			e -= p * log2(p);
-		}
-	for (i = 0; i < NORM_ENT_SLOTS; i++)
-		if (cnt[i]) {
-			p = (double)cnt[i] / (double)total;
-			e -= p * log2(p);
-		}
-	return e;
+	return norm_entropy_sum(cnt, wide ? NORM_ENT_SLOTS : 0, total,
+	    norm_entropy_sum(ascii, 128, total, 0));
 }

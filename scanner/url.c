@@ -391,13 +391,15 @@ url_traversal(const struct url *u)
 			continue;
 		if ((l = tok_at(p, n, i, seps)) == 0)
 			continue;
-		if ((d = tok_at(p, n, i + l, dots)) == 0)
+		/* Every dot token starts with '.' or '%': skip the calls. */
+		if (i + l >= n || (p[i + l] != '.' && p[i + l] != '%') ||
+		    (d = tok_at(p, n, i + l, dots)) == 0)
 			continue;
 		if (i + l + d == n || tok_at(p, n, i + l + d, seps) != 0)
 			return "path traversal sequence in URL";
 	}
 	for (i = 0; i < n; i++) {
-		if (p[i] != '/' || n - i < 11 ||
+		if (p[i] != '/' || n - i < 11 || p[i + 1] != '%' ||
 		    strncasecmp(p + i + 1, "%252e%252e", 10) != 0)
 			continue;
 		if (i + 11 == n || p[i + 11] == '/' ||

@@ -489,6 +489,26 @@ test_blocks(struct mitm *m)
 	world_free(w);
 }
 
+/* Strict mode: the SNI was verified by the engine; Host == SNI passes. */
+static void
+test_strict(struct mitm *m)
+{
+	static const char req[] = "GET /s HTTP/1.1\r\nHost: allowed.test\r\n\r\n";
+	struct inspect_config ic;
+	struct world *w = world_new(m, "allowed.test", cli_ctx, 1);
+
+	ic_base(&ic);
+	ic.strict = 1;
+	mitm_session_free(w->s);
+	w->s = mitm_session_new(m, "allowed.test", &ic, (struct sockaddr *)&dst4,
+	    sizeof(dst4), NULL, 0, on_audit, w);
+	pump(w);
+	SSL_write(w->cli, req, (int)strlen(req));
+	pump(w);
+	is_str(w->sgot, req, "strict mode: Host == SNI forwarded without a lookup");
+	world_free(w);
+}
+
 /* Handshake cost, in memory: client + intercept (both sides) + upstream. */
 static void
 test_handshake_rate(struct mitm *m)
@@ -565,6 +585,7 @@ main(void)
 		ctx_setup(up);
 		test_exchange(m);
 		test_blocks(m);
+		test_strict(m);
 		test_handshake_rate(m);
 		test_untrusted();
 		SSL_CTX_free(cli_ctx);
