@@ -2009,7 +2009,7 @@ dlp_chunk_avx512(const unsigned char *s, size_t j, size_t lim,
 #endif
 
 /* kand/kor (see dlp_span()) of the chunk bytes in mask m. */
-static void
+static inline void
 dlp_chunk_classes(const struct dlp_chunk *ch, uint64_t m, unsigned *kand,
     unsigned *kor)
 {

@@ -1122,6 +1122,7 @@ engine_proxy_start(struct engine *e, const struct run_opts *o,
 		return 0;
 	pc.resolver = e->resolver;
 	pc.ks = ks;
+	pc.mitm = e->mitm;
 	pc.firewall_installed = control_firewall_installed;
 	pc.admin_routes = ADMIN_ROUTE_HEALTH;
 	if (cfg->metrics_listen == NULL || cfg->metrics_listen[0] == '\0')

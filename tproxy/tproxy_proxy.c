@@ -19,6 +19,10 @@
  *               ClientHello (5 s bound) is judged: SNI policy as on the
  *               transparent path, and forward_proxy.sni_verification (SNI
  *               must equal the CONNECT host: domain fronting)
+ *   MITM        CONNECT to a name tls_interception covers: the tunnel is
+ *               decrypted by a tproxy_mitm session (leaf for the SNI,
+ *               verified upstream) and every request in it inspected as on
+ *               the transparent path, Host == SNI enforced
  *   TLS         /fetch of https://: the engine's TLS client handshake
  *               (system trust store, host name verified)
  *   RELAY       forward: the request in origin-form, then the response
@@ -70,6 +74,7 @@
 #include "tproxy/tproxy_admin.h"
 #include "tproxy/tproxy_http.h"
 #include "tproxy/tproxy_inspect.h"
+#include "tproxy/tproxy_mitm.h"
 #include "tproxy/tproxy_resolve.h"
 #include "tproxy/tproxy_tls.h"
 
@@ -88,6 +93,7 @@ enum px_state {
 	PX_HELLO,
 	PX_TLS,			/* /fetch of https://: client handshake */
 	PX_RELAY,
+	PX_MITM,		/* CONNECT, intercepted: tproxy_mitm session */
 	PX_ANSWER,
 	PX_LINGER,
 };
@@ -140,6 +146,8 @@ struct px_conn {
 	uint64_t		 t_start, t_state, t_last;
 	int			 status;	/* of our answer, for the audit */
 	SSL			*ssl;		/* /fetch of https:// */
+	struct mitm_session	*mitm;		/* intercepted tunnel */
+	int			 mitm_ended;	/* its early end audited */
 	int			 dead;
 };
 
@@ -155,6 +163,7 @@ struct tproxy_proxy {
 	unsigned long		 admin_gen;	/* policy generation it reports */
 	struct px_conn		*conns, *dead;
 	SSL_CTX			*fetch_tls;	/* https /fetch: system trust store */
+	struct mitm		*mitm;		/* the engine's, or NULL */
 	unsigned		 nconns;
 	uint64_t		 next_sweep;
 };
@@ -162,6 +171,7 @@ struct tproxy_proxy {
 static void px_io(struct loop *l, int fd, int ready, void *ctx);
 static void px_relay(struct px_conn *c);
 static void px_connect_next(struct px_conn *c);
+static void px_mitm_io(struct px_conn *c, int fd, int ready);
 
 /* --- small helpers --------------------------------------------------------- */
 
@@ -401,7 +411,11 @@ px_audit(struct px_conn *c, const char *event, const char *verdict,
 	ev.reason = reason != NULL && reason[0] ? reason : NULL;
 	if (c->status > 0 && verdict != NULL && strcmp(verdict, "allow") != 0)
 		ev.status = c->status;
-	if (strcmp(event, "tunnel_close") == 0 || c->bytes_up || c->bytes_down) {
+	if (strcmp(event, "http") == 0) {
+		/* one request inside an intercepted tunnel */
+		ev.bytes_up = (long long)c->ia.request_bytes;
+	} else if (strcmp(event, "tunnel_close") == 0 || c->bytes_up ||
+	    c->bytes_down) {
 		ev.bytes_up = (long long)c->bytes_up;
 		ev.bytes_down = (long long)c->bytes_down;
 		ev.duration_ms = (long long)(loop_now_ms() - c->t_start);
@@ -424,7 +438,8 @@ px_count(struct px_conn *c, int blocked, const char *scanner)
 	if (scanner != NULL)
 		metric_add(metrics_get(M_SCANNER_HITS),
 		    METRIC_LV(scanner, c->agent), 1);
-	if (c->kind == PX_KIND_CONNECT)
+	/* a request refused inside an intercepted tunnel: the tunnel went */
+	if (c->kind == PX_KIND_CONNECT && c->mitm == NULL)
 		metric_add(metrics_get(M_TUNNELS_TOTAL),
 		    METRIC_LV("blocked", c->agent), 1);
 }
@@ -477,6 +492,7 @@ px_free(struct px_conn *c)
 	if (c == NULL)
 		return;
 	SSL_free(c->ssl);
+	mitm_session_free(c->mitm);
 	if (c->cfd != -1)
 		close(c->cfd);
 	if (c->ufd != -1)
@@ -523,6 +539,15 @@ px_drop_upstream(struct px_conn *c)
 	c->ufd = -1;
 }
 
+/* Our last bytes are out: FIN, then wait for the client's (LINGER). */
+static void
+px_linger_start(struct px_conn *c)
+{
+	(void)shutdown(c->cfd, SHUT_WR);
+	px_set_state(c, PX_LINGER);
+	px_want(c, LOOP_READ, 0);
+}
+
 /* --- answers of our own ---------------------------------------------------- */
 
 /* Write what is queued in c->down; then FIN and linger. */
@@ -546,9 +571,7 @@ px_answer_write(struct px_conn *c)
 		px_close(c);
 		return;
 	}
-	(void)shutdown(c->cfd, SHUT_WR);
-	px_set_state(c, PX_LINGER);
-	px_want(c, LOOP_READ, 0);
+	px_linger_start(c);
 }
 
 /* Queue a whole response (takes out, malloc'd) and send it. */
@@ -990,7 +1013,118 @@ px_tunnel_refuse(struct px_conn *c, const char *event, const char *scanner,
 	px_close(c);
 }
 
-/* HELLO: judge the first tunnelled bytes, then relay. */
+/* The tunnel is open (spliced or intercepted): metrics and audit. */
+static void
+px_tunnel_open(struct px_conn *c, const char *how)
+{
+	c->tunnel = 1;
+	metric_gauge_add(metrics_get(M_ACTIVE_TUNNELS), NULL, 1);
+	px_count(c, 0, NULL);
+	px_audit(c, "tunnel_open", "allow", how);
+}
+
+/* --- CONNECT, intercepted (the state machine is tproxy_mitm's) ------------- */
+
+/*
+ * A request completed inside the tunnel: its own audit line and metrics.
+ * c->ia stays the CONNECT's, which the tunnel's own lines describe.
+ */
+static void
+px_mitm_audit(void *ctx, const struct inspect_audit *a)
+{
+	struct px_conn *c = ctx;
+	struct inspect_audit connect_ia = c->ia;
+	int deny = a->verdict == INSPECT_DENY, status = c->status;
+
+	c->ia = *a;
+	c->status = deny ? a->status : 0;
+	px_count(c, deny, deny ? (a->scanner ? a->scanner : "http") : NULL);
+	px_audit(c, "http", inspect_verdict_name(a->verdict), NULL);
+	c->ia = connect_ia;
+	c->status = status;
+	explicit_bzero(&connect_ia, sizeof(connect_ia));
+}
+
+/*
+ * Intercept the tunnel: the ClientHello bytes already read (hello, n) go
+ * to the session, which terminates the client's TLS with a leaf for sni
+ * and speaks verified TLS to the upstream already connected on c->ufd.
+ */
+static void
+px_mitm_start(struct px_conn *c, const char *sni, const uint8_t *hello,
+    size_t n)
+{
+	struct inspect_config ic;
+
+	inspect_config_from_policy(&ic, c->pol);
+	c->mitm = mitm_session_new(c->px->mitm, sni, &ic,
+	    (const struct sockaddr *)&c->dst, px_sockaddr_len(&c->dst), hello,
+	    n, px_mitm_audit, c);
+	if (c->mitm == NULL) {
+		log_warnx("cannot start TLS interception for %s: refused", sni);
+		px_close(c);
+		return;
+	}
+	px_tunnel_open(c, "intercepted");
+	px_set_state(c, PX_MITM);
+	px_mitm_io(c, c->ufd, 0);
+}
+
+/* The session ended early (block, upstream failure): audit that once. */
+static void
+px_mitm_ended(struct px_conn *c)
+{
+	const char *why = mitm_session_reason(c->mitm);
+	const char *scanner = c->ia.scanner;
+
+	if (c->mitm_ended || *why == '\0')
+		return;
+	c->mitm_ended = 1;
+	/* the inspector's refusals have their "http" line already */
+	if (!mitm_session_blocked(c->mitm) || strncmp(why, "upstream", 8) != 0)
+		return;
+	c->ia.scanner = "tls";
+	c->status = 502;
+	px_audit(c, "upstream_error", "block", why);
+	c->ia.scanner = scanner;
+}
+
+static void
+px_mitm_io(struct px_conn *c, int fd, int ready)
+{
+	int cmask, umask, r, err = 0;
+	socklen_t sl = sizeof(err);
+
+	/*
+	 * HUP on the client: it reset (we never shut its write side here).
+	 * HUP on the upstream: after our FIN its FIN came; read it to EOF.
+	 */
+	if ((ready & LOOP_ERROR) && (fd == c->cfd ||
+	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) == -1 || err != 0)) {
+		px_close(c);
+		return;
+	}
+	c->t_last = loop_now_ms();
+	r = mitm_session_io(c->mitm, c->cfd, c->ufd, &cmask, &umask);
+	mitm_session_bytes(c->mitm, &c->bytes_up, &c->bytes_down);
+	if (mitm_session_finished(c->mitm))
+		px_mitm_ended(c);
+	if (r == -1) {
+		px_close(c);
+		return;
+	}
+	if (r == 1) {
+		px_drop_upstream(c);
+		px_linger_start(c);
+		return;
+	}
+	/* only our last bytes to the client are left */
+	if (mitm_session_finished(c->mitm))
+		px_drop_upstream(c);
+	px_want(c, cmask, umask);
+}
+
+/* HELLO: judge the first tunnelled bytes, then relay (or intercept). */
 static void
 px_hello(struct px_conn *c)
 {
@@ -1002,7 +1136,7 @@ px_hello(struct px_conn *c)
 	const struct scan_finding *f;
 	char reason[SCAN_REASON_MAX + 64];
 	const char *category = "not_tls";
-	int r, ok;
+	int r, ok, intercept = 0;
 
 	if (n == 0 && !c->c_eof)
 		return;
@@ -1054,19 +1188,21 @@ px_hello(struct px_conn *c)
 					return;
 				}
 			}
+			intercept = mitm_wanted(c->px->mitm, cfg, hello.sni);
 		}
 	}
 	px_sni_metric(c, category);
+	if (intercept) {
+		px_mitm_start(c, hello.sni, b, n);
+		return;
+	}
 	/* the first bytes go first, then both ways */
 	px_buf_free(&c->up);
 	if (n > 0 && px_buf_add(&c->up, (const char *)b, n) == -1) {
 		px_close(c);
 		return;
 	}
-	c->tunnel = 1;
-	metric_gauge_add(metrics_get(M_ACTIVE_TUNNELS), NULL, 1);
-	px_count(c, 0, NULL);
-	px_audit(c, "tunnel_open", "allow", category);
+	px_tunnel_open(c, category);
 	px_set_state(c, PX_RELAY);
 	px_relay(c);
 }
@@ -1980,6 +2116,9 @@ px_io(struct loop *l, int fd, int ready, void *ctx)
 	case PX_RELAY:
 		px_relay(c);
 		break;
+	case PX_MITM:
+		px_mitm_io(c, fd, ready);
+		break;
 	case PX_ANSWER:
 		px_answer_write(c);
 		break;
@@ -2188,6 +2327,7 @@ tproxy_proxy_new(struct loop *l, const struct tproxy_proxy_config *pc,
 	px->sink.efd = -1;
 	px->resolver = pc->resolver;
 	px->ks = pc->ks;
+	px->mitm = pc->mitm;
 	if (resolve_sink_init(&px->sink) == -1) {
 		px->sink.efd = -1;
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));
@@ -2287,6 +2427,7 @@ px_sweep_one(struct px_conn *c, uint64_t now)
 		}
 		break;
 	case PX_RELAY:
+	case PX_MITM:
 		if (c->tunnel) {
 			if ((idle_ms > 0 && now - c->t_last >= idle_ms) ||
 			    (tunnel_ms > 0 && now - c->t_start >= tunnel_ms))

@@ -46,6 +46,7 @@
 
 struct killswitch;
 struct loop;
+struct mitm;
 struct resolver;
 struct tproxy_proxy;
 
@@ -58,6 +59,9 @@ struct tproxy_proxy_config {
 	/* /health: 1 when the firewall table is installed (NULL: false) */
 	int		(*firewall_installed)(void *ctx);
 	void		*ctx;
+	/* TLS interception (the engine's, shared; NULL: off): CONNECT
+	   tunnels to intercepted names are decrypted and inspected */
+	struct mitm	*mitm;
 };
 
 /*

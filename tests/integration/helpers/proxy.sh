@@ -8,7 +8,8 @@
 #                            forward_proxy.enabled: FP_ENABLED, firewall
 #                            applied, the engine running, PROXY listening
 #                            (PROXY_TRUST_TEST_CA=1: the engine trusts the
-#                            test CA through SSL_CERT_FILE)
+#                            test CA through SSL_CERT_FILE; PROXY_EDIT: a
+#                            function run after the config is written)
 #   up_req_field PATH KEY    a field of the upstream's log line for PATH
 #                            ("method", "host", "path", or "headers")
 PROXY=127.0.0.1:8888
@@ -26,6 +27,7 @@ forward_proxy:
   enabled: $1
   sni_verification: true
 YAML
+	[[ -z ${PROXY_EDIT:-} ]] || "$PROXY_EDIT"
 	fw_apply --config "$PLFW_CONFIG" >/dev/null || fail "firewall apply failed"
 	# the engine's TLS client (https /fetch) trusts the test CA only if asked
 	if [[ ${PROXY_TRUST_TEST_CA:-0} == 1 ]]; then
