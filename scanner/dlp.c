@@ -12,8 +12,11 @@
  * WIF keys, Discord tokens) and the BIP-39 seed shape cost Vectorscan ~15x
  * more than the other 43 patterns together, so a hand-written pass over
  * word runs (dlp_shapes) finds where they can be and PCRE2 confirms only
- * there.  Benign traffic costs the two passes and little else; tests check
- * that this finds exactly what PCRE2 alone finds (dlp_set_prefilter(0)).
+ * there.  That pass and the encoded-run finder (dlp_runs) run only around
+ * the bytes a SIMD trigger pass marks (see "Triggers" below), so benign
+ * traffic costs Vectorscan, the trigger pass and little else; tests check
+ * that this finds exactly what PCRE2 alone finds (dlp_set_prefilter(0)),
+ * which still scans every byte.
  *
  * PCRE2 runs in byte mode (no PCRE2_UTF): inputs are arbitrary bytes, the
  * built-in formats are ASCII, and invalid UTF-8 must not turn into a match
@@ -1305,7 +1308,10 @@ dlp_shapes_sync(const unsigned char *s, size_t p, size_t lo)
 #define K2_B58	0x40	/* [1-9A-Za-z]: base58 under (?i) */
 
 static unsigned char dlp_ktab[2][128];
-static int dlp_simd;
+#if defined(__x86_64__) && defined(__GNUC__)
+#define DLP_X86		1
+static int dlp_simd;	/* AVX-512 BW + VBMI at run time */
+#endif
 
 static void
 dlp_ktab_init(void)
@@ -1345,7 +1351,7 @@ dlp_ktab_init(void)
 		dlp_ktab[0][c] = k;
 		dlp_ktab[1][c] = k2;
 	}
-#if defined(__x86_64__) && defined(__GNUC__)
+#ifdef DLP_X86
 	__builtin_cpu_init();
 	dlp_simd = __builtin_cpu_supports("avx512bw") &&
 	    __builtin_cpu_supports("avx512vbmi");
@@ -1458,7 +1464,7 @@ dlp_trig_block(struct dlp_carry *c, uint64_t k0[8], uint64_t k1[7],
 	c->zero = zero;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#ifdef DLP_X86
 #include <immintrin.h>
 
 /*
@@ -1543,7 +1549,7 @@ dlp_bitmap(uint64_t **map, size_t *cap, size_t len)
 static int
 dlp_trig(const char *buf, size_t len, uint64_t *rt, uint64_t *st)
 {
-#if defined(__x86_64__) && defined(__GNUC__)
+#ifdef DLP_X86
 	if (dlp_simd) {
 		dlp_trig_avx512((const unsigned char *)buf, len, rt,
 		    rt + (len + 63) / 64, st);
@@ -1927,7 +1933,7 @@ dlp_hexsep_end(const unsigned char *s, size_t len, size_t i)
 	return pairs >= DLP_RUN_MIN / 2 ? end : i;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#ifdef DLP_X86
 /* dlp_span() 64 bytes a step: two table lookups, then masks. */
 __attribute__((target("avx512f,avx512bw,avx512vbmi")))
 static size_t
@@ -1978,7 +1984,7 @@ struct dlp_chunk {
 	uint64_t	tok, eq, b64, hex, b32, up, lo, dot, slash;
 };
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#ifdef DLP_X86
 __attribute__((target("avx512f,avx512bw,avx512vbmi")))
 static void
 dlp_chunk_avx512(const unsigned char *s, size_t j, size_t lim,
@@ -2029,7 +2035,7 @@ dlp_run_chunk(const struct dlp *d, const unsigned char *s, size_t len,
     size_t i, size_t lim, struct dlp_chunk *ch, size_t *j, unsigned *kand,
     unsigned *kor)
 {
-#if defined(__x86_64__) && defined(__GNUC__)
+#ifdef DLP_X86
 	uint64_t e, m;
 	size_t n, b;
 
@@ -2069,7 +2075,7 @@ dlp_span(const struct dlp *d, const unsigned char *s, size_t j, size_t lim,
 {
 	unsigned c;
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#ifdef DLP_X86
 	if (dlp_simd && d->prefilter)
 		return dlp_span_avx512(s, j, lim, stop, kand, kor);
 #endif

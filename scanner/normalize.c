@@ -563,19 +563,21 @@ norm_b32_decode(const char *in, size_t len, char *out, size_t outcap)
 	return o;
 }
 
+/* The bytes norm_noise_strip() removes. */
+static const unsigned char norm_noise[256] = {
+	['.'] = 1, ['/'] = 1, [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1,
+	['+'] = 1, [','] = 1, [';'] = 1, ['|'] = 1,
+};
+
 size_t
 norm_noise_strip(const char *in, size_t len, char *out)
 {
 	size_t i, o = 0;
 
+	/* Branch-free: always store, advance only past kept bytes. */
 	for (i = 0; i < len; i++) {
-		switch (in[i]) {
-		case '.': case '/': case ' ': case '\t': case '\n': case '\r':
-		case '+': case ',': case ';': case '|':
-			break;
-		default:
-			out[o++] = in[i];
-		}
+		out[o] = in[i];
+		o += !norm_noise[(unsigned char)in[i]];
 	}
 	return o;
 }

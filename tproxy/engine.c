@@ -390,6 +390,10 @@ worker_main(void *arg)
 			conn_sweep(w, now);
 			worker_nfq_sweep(w);
 			w->next_sweep = now + ENGINE_SWEEP_MS;
+			/* re-arm listeners an fd shortage paused (no-op if not) */
+			(void)loop_set(w->loop, w->lfd4, LOOP_READ);
+			if (w->lfd6 != -1)
+				(void)loop_set(w->loop, w->lfd6, LOOP_READ);
 		}
 		conn_reap(w);
 		tproxy_proxy_tick(engine_proxies[w->id], now);

@@ -738,7 +738,15 @@ conn_accept_all(struct worker *w, int lfd)
 		fd = accept4(lfd, (struct sockaddr *)&peer, &sl,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			if (errno == EMFILE || errno == ENFILE) {
+				/*
+				 * Out of fds: the listener stays readable, so
+				 * back off (worker_main re-arms it at its next
+				 * sweep) instead of spinning on accept.
+				 */
+				log_warn("accept (paused)");
+				(void)loop_set(w->loop, lfd, 0);
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != EINTR && errno != ECONNABORTED)
 				log_warn("accept");
 			return;

@@ -32,7 +32,7 @@
 # (CPU time / requests: barely moved by other load on the machine, unlike
 # req/s).
 #
-# Knobs (defaults): BENCH_DURATION (2) seconds per wrk run, BENCH_REPS (6:
+# Knobs (defaults): BENCH_DURATION (2) seconds per wrk run, BENCH_REPS (5:
 # on a shared machine many short paired runs beat a few long ones),
 # BENCH_TESTS (all of the above), BENCH_PEERS ("haproxy squid"; add
 # mitmproxy sslsplit), BENCH_VARIANTS (overrides direct+pipelock+peers),
@@ -62,7 +62,7 @@ ALL_TESTS="http-1k-c1 http-1k-c16 http-1k-c128 https-1k-c1 https-1k-c16 https-1k
 http-1k-close-c16 https-1k-close-c16 http-1m-c4 http-1k-seq100"
 PIPELOCK_FW=${PIPELOCK_FW:-$BENCH_ROOT/build/pipelock-fw}
 DURATION=${BENCH_DURATION:-2}
-REPS=${BENCH_REPS:-6}
+REPS=${BENCH_REPS:-5}
 TESTS=$(tr -s ' \n' '  ' <<<"${BENCH_TESTS:-$ALL_TESTS}")
 TESTS=${TESTS% }
 PEERS=${BENCH_PEERS:-haproxy squid}

@@ -132,10 +132,11 @@ main(void)
 			len = 0;
 			memcpy(buf, filler, off);
 			len = off;
-			buf[len++] = ' ';
+			/* Newlines: a card next to digits would become longer. */
+			buf[len++] = '\n';
 			memcpy(buf + len, plants[i].text, pl);
 			len += pl;
-			buf[len++] = ' ';
+			buf[len++] = '\n';
 			memcpy(buf + len, filler + off, fl - off);
 			len += fl - off;
 			scan_result_reset(&rf);
@@ -149,8 +150,10 @@ main(void)
 			    trig_find(&rf, "core_dlp", plants[i].want, NULL) ==
 			    NULL) {
 				if (missed++ < 5)
-					diag("missed %s at offset %zu",
-					    plants[i].want, off);
+					diag("missed %s at offset %zu (%u findings%s%s)",
+					    plants[i].want, off, rf.nfindings,
+					    rf.nfindings ? ": " : "",
+					    rf.nfindings ? rf.findings[0].reason : "");
 			}
 			if (!trig_subset(&rf, &rr) || !trig_subset(&rr, &rf)) {
 				if (differ++ < 5)
