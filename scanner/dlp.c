@@ -1086,10 +1086,55 @@ dlp_do_seed(const struct dlp *d, const struct dlp_regions *r,
 
 static unsigned char dlp_scls[256];
 
+/*
+ * Which letter runs may be BIP-39 words: the list's words are unique in
+ * their first 4 letters, so a bit per 4-letter prefix (and per 3-letter
+ * word) rejects nearly every English or lorem word with one load.  A
+ * superset of the list: bip39_find() still checks each word.
+ */
+#define DLP_B3	(26 * 26 * 26)
+#define DLP_B4	(26 * 26 * 26 * 26)
+static uint64_t dlp_bip3[(DLP_B3 + 63) / 64], dlp_bip4[(DLP_B4 + 63) / 64];
+
+static inline unsigned
+dlp_letter(unsigned char c)
+{
+	return (unsigned)((c | 0x20) - 'a');
+}
+
+/* 1 if the letter run w (3..8 letters, any case) may be a list word. */
+static inline int
+dlp_bip_maybe(const unsigned char *w, size_t n)
+{
+	unsigned x = dlp_letter(w[0]) * 676 + dlp_letter(w[1]) * 26 +
+	    dlp_letter(w[2]);
+
+	if (n == 3)
+		return (int)(dlp_bip3[x / 64] >> (x % 64) & 1);
+	x = x * 26 + dlp_letter(w[3]);
+	return (int)(dlp_bip4[x / 64] >> (x % 64) & 1);
+}
+
 static void
 dlp_scls_init(void)
 {
+	const unsigned char *w;
+	unsigned x;
+	size_t n;
 	int c;
+
+	for (c = 0; c < BIP39_NWORDS; c++) {
+		w = (const unsigned char *)bip39_words[c];
+		n = strlen(bip39_words[c]);
+		x = dlp_letter(w[0]) * 676 + dlp_letter(w[1]) * 26 +
+		    dlp_letter(w[2]);
+		if (n == 3)
+			dlp_bip3[x / 64] |= 1ULL << (x % 64);
+		else {
+			x = x * 26 + dlp_letter(w[3]);
+			dlp_bip4[x / 64] |= 1ULL << (x % 64);
+		}
+	}
 
 	for (c = 0; c < 256; c++) {
 		unsigned char k = 0;
@@ -1121,7 +1166,9 @@ dlp_scls_init(void)
  *  - Discord: 24+ alphanumerics right before a '.';
  *  - card / SSN: a run of digits, spaces and '-' with 15+ digits / with
  *    9+ digits and 2+ '-';
- *  - seed: min_words tokens of 3..8 letters between separator runs.
+ *  - seed: min_words tokens of 3..8 letters between separator runs, each
+ *    a possible list word (dlp_bip_maybe(): bip39_find() needs
+ *    consecutive list words, so any other word starts the count anew).
  */
 /* Close a digit run [ds, de): card and SSN regions. */
 static void
@@ -1220,7 +1267,8 @@ dlp_shapes_range(const struct dlp *d, struct dlp_tls *t, const char *buf,
 			}
 		}
 		if (dseed) {
-			if ((k & S_ALPHA) && j - i >= 3 && j - i <= 8) {
+			if ((k & S_ALPHA) && j - i >= 3 && j - i <= 8 &&
+			    dlp_bip_maybe(s + i, j - i)) {
 				if (words++ == 0)
 					ws = i;
 				if (words >= (size_t)d->seed_min)
@@ -1239,7 +1287,8 @@ dlp_shapes_range(const struct dlp *d, struct dlp_tls *t, const char *buf,
  * The latest point at or before p (not before lo, where the pass stands)
  * where the shape pass's state is known to be empty: right after a byte
  * that is neither \w nor a separator, or after a \w run that closes a
- * digit run and resets the seed word count.
+ * digit run and resets the seed word count (not a possible list word:
+ * lorem text stops the walk back after a word).
  */
 static size_t
 dlp_shapes_sync(const unsigned char *s, size_t p, size_t lo)
@@ -1262,7 +1311,8 @@ dlp_shapes_sync(const unsigned char *s, size_t p, size_t lo)
 		for (w = x; w > lo && ((c = dlp_scls[s[w - 1]]) & S_WORD); w--)
 			k &= c;
 		if (!(k & S_DIGIT) &&
-		    !((k & S_ALPHA) && x - w >= 3 && x - w <= 8))
+		    !((k & S_ALPHA) && x - w >= 3 && x - w <= 8 &&
+		    dlp_bip_maybe(s + w, x - w)))
 			return x;
 		x = w;
 	}
@@ -1280,8 +1330,8 @@ dlp_shapes_sync(const unsigned char *s, size_t p, size_t lo)
  *  - runs: 16 token bytes (a run worth decoding) or 23 bytes of hex and
  *    its separators (8 separated pairs, "de:ad:..", "\xde\xad..");
  *  - card: 15 bytes of digits, ' ' and '-' starting with 4 digits;
- *  - SSN: ddd-dd-dddd;  IBAN: a \w run starting with two letters and two
- *    digits;  WIF: 51 of [1-9A-Za-z];  Discord: 24 alphanumerics + '.';
+ *  - SSN: ddd-dd-dddd;  IBAN: 15 bytes of a \w run starting with two
+ *    letters and two digits;  WIF: 51 of [1-9A-Za-z];  Discord: 24 alphanumerics + '.';
  *  - seed phrase: 47 bytes (12 words of 3+ letters and their separators)
  *    holding only letters and seed separators, no letter run shorter than
  *    3 or longer than 8.
@@ -1310,7 +1360,7 @@ dlp_shapes_sync(const unsigned char *s, size_t p, size_t lo)
 static unsigned char dlp_ktab[2][128];
 #if defined(__x86_64__) && defined(__GNUC__)
 #define DLP_X86		1
-static int dlp_simd;	/* AVX-512 BW + VBMI at run time */
+static int dlp_simd;	/* AVX-512 BW + VBMI + VBMI2, GFNI at run time */
 #endif
 
 static void
@@ -1354,171 +1404,273 @@ dlp_ktab_init(void)
 #ifdef DLP_X86
 	__builtin_cpu_init();
 	dlp_simd = __builtin_cpu_supports("avx512bw") &&
-	    __builtin_cpu_supports("avx512vbmi");
+	    __builtin_cpu_supports("avx512vbmi") &&
+	    __builtin_cpu_supports("avx512vbmi2") &&
+	    __builtin_cpu_supports("gfni");
 #endif
-}
-
-/* x shifted towards higher byte positions by k, fed from the block before. */
-#define SHL(x, px, k)	((x) << (k) | (px) >> (64 - (k)))
-
-/*
- * Bytes ending n in a row of a class: zero bits spread forward n - 1
- * places (within the block), and the block before reaches in with its
- * trailing run of `run` bytes.
- */
-static inline __attribute__((always_inline)) uint64_t
-dlp_row(uint64_t m, unsigned run, unsigned n)
-{
-	uint64_t z = ~m;
-
-	/* n is a constant: the compiler keeps only the steps it needs. */
-	z |= z << 1;
-	if (n > 2)
-		z |= z << (n >= 4 ? 2 : n - 2);
-	if (n > 4)
-		z |= z << (n >= 8 ? 4 : n - 4);
-	if (n > 8)
-		z |= z << (n >= 16 ? 8 : n - 8);
-	if (n > 16)
-		z |= z << (n >= 32 ? 16 : n - 16);
-	if (n > 32)
-		z |= z << (n - 32);
-	return ~z & (run + 1 >= n ? ~0ULL : ~0ULL << (n - 1 - run));
-}
-
-/* Trailing run of a class after this block, saturated. */
-static inline unsigned
-dlp_row_next(uint64_t m, unsigned run)
-{
-	if (m == ~0ULL)
-		return run + 64 > 4096 ? 4096 : run + 64;
-	return (unsigned)__builtin_clzll(~m);
-}
-
-/* What the triggers of a block need from the block before. */
-struct dlp_carry {
-	unsigned	rtok, rds, rl, rg, ran, rb58;
-	uint64_t	d, d2, d4, l, l2, nw, hy, hex, h2, hs, e24, bs, zero;
-};
-
-/* Triggers of one block from its class masks; c holds the block before. */
-static inline __attribute__((always_inline)) void
-dlp_trig_block(struct dlp_carry *c, uint64_t k0[8], uint64_t k1[7],
-    int shapes, uint64_t *rt, uint64_t *ht, uint64_t *st)
-{
-	uint64_t tok = k0[0], hex = k0[1], hs = k0[2], w = k0[3], d = k0[4];
-	uint64_t l = k0[5], ssep = k0[6], ds = k0[7], dot = k1[0], hy = k1[1];
-	uint64_t bs = k1[2], x = k1[3], zero = k1[4], an = k1[5], b58 = k1[6];
-	uint64_t t, d2, d4, l2, h2, e24, bad, nw = ~w;
-
-	/* Token runs of 16; joints of separated hex pairs (see above). */
-	h2 = hex & SHL(hex, c->hex, 1);
-	*rt = dlp_row(tok, c->rtok, 16);
-	t = hs & SHL(h2, c->h2, 1) & SHL(hs, c->hs, 3) & SHL(h2, c->h2, 4);
-	t |= x & (SHL(bs, c->bs, 1) | (SHL(zero, c->zero, 1) &
-	    (SHL(h2, c->h2, 2) | (SHL(h2, c->h2, 3) & SHL(hs, c->hs, 2)))));
-	*ht = t;
-	if (shapes) {
-		d2 = d & SHL(d, c->d, 1);
-		d4 = d2 & SHL(d2, c->d2, 2);
-		/* IBAN: non-word, letter, letter, digit, digit. */
-		t = d2 & SHL(l, c->l, 2) & SHL(l, c->l, 3) & SHL(nw, c->nw, 4);
-		/* SSN: ddd-dd-dddd. */
-		t |= d4 & SHL(hy, c->hy, 4) & SHL(d2, c->d2, 5) &
-		    SHL(hy, c->hy, 7) & SHL(d, c->d, 8) & SHL(d2, c->d2, 9);
-		/* Card: 15 of [0-9 -] whose first 4 are digits. */
-		t |= dlp_row(ds, c->rds, 15) & SHL(d4, c->d4, 11);
-		/* WIF: 51 base58 bytes; Discord: 24 alphanumerics then '.'. */
-		t |= dlp_row(b58, c->rb58, 51);
-		e24 = dlp_row(an, c->ran, 24);
-		t |= dot & SHL(e24, c->e24, 1);
-		/*
-		 * Seed: bad bytes are neither letters nor separators, the
-		 * 9th letter of a run, and the byte after a run of 1 or 2
-		 * letters; 47 good bytes in a row end a possible phrase.
-		 */
-		l2 = l & SHL(l, c->l, 1);
-		bad = ~(l | ssep) | dlp_row(l, c->rl, 9) |
-		    (~l & SHL(l, c->l, 1) & ~SHL(l2, c->l2, 2));
-		t |= dlp_row(~bad, c->rg, 47);
-		c->rds = dlp_row_next(ds, c->rds);
-		c->ran = dlp_row_next(an, c->ran);
-		c->rb58 = dlp_row_next(b58, c->rb58);
-		c->rl = dlp_row_next(l, c->rl);
-		c->rg = dlp_row_next(~bad, c->rg);
-		c->d = d;
-		c->d2 = d2;
-		c->d4 = d4;
-		c->l = l;
-		c->l2 = l2;
-		c->nw = nw;
-		c->hy = hy;
-		c->e24 = e24;
-		*st = t;
-	}
-	c->rtok = dlp_row_next(tok, c->rtok);
-	c->hex = hex;
-	c->h2 = h2;
-	c->hs = hs;
-	c->bs = bs;
-	c->zero = zero;
 }
 
 #ifdef DLP_X86
 #include <immintrin.h>
 
 /*
+ * The trigger logic runs on 8 blocks at once: each class is a vector of
+ * eight 64-bit masks (lane j: block b + j), and "the block before" of a
+ * lane is the lane below it (the last lane of the previous 8 for lane 0).
+ * Every condition looks back at most 50 bytes, so the block right before
+ * is all a block needs: x shifted towards higher byte positions by k and
+ * fed from the block before is one VPSHLDVQ.
+ */
+#define DLP_TARGET	__attribute__((target( \
+	"avx512f,avx512bw,avx512vbmi,avx512vbmi2,gfni"), always_inline))
+
+/* x << k within each lane, the bits shifted out of the lane before in. */
+static inline DLP_TARGET __m512i
+dlp_vshl(__m512i x, __m512i px, int k)
+{
+	return _mm512_shldv_epi64(x, px, _mm512_set1_epi64(k));
+}
+
+/* The lanes one block back: lane 0 gets the last lane of `last`. */
+static inline DLP_TARGET __m512i
+dlp_vprev(__m512i x, __m512i last)
+{
+	return _mm512_alignr_epi64(x, last, 7);
+}
+
+/*
+ * Bytes ending n (2..64) in a row of a class: zero bits spread forward
+ * n - 1 places over the 128 bits of a block and the one before (the
+ * spread never needs the block before that: n - 1 < 64).
+ */
+static inline DLP_TARGET __m512i
+dlp_vrow(__m512i m, __m512i pm, int n)
+{
+	__m512i ones = _mm512_set1_epi64(-1);
+	__m512i z = _mm512_xor_si512(m, ones), pz = _mm512_xor_si512(pm, ones);
+
+	/*
+	 * n is a constant: the compiler keeps only the steps it needs, each
+	 * with constant shift counts.
+	 */
+#define DLP_VSTEP(k)	(z = _mm512_or_si512(z, dlp_vshl(z, pz, (k))), \
+	pz = _mm512_or_si512(pz, _mm512_slli_epi64(pz, (unsigned)(k))))
+	DLP_VSTEP(1);
+	if (n > 2)
+		DLP_VSTEP(n >= 4 ? 2 : n - 2);
+	if (n > 4)
+		DLP_VSTEP(n >= 8 ? 4 : n - 4);
+	if (n > 8)
+		DLP_VSTEP(n >= 16 ? 8 : n - 8);
+	if (n > 16)
+		DLP_VSTEP(n >= 32 ? 16 : n - 16);
+	if (n > 32)
+		DLP_VSTEP(n - 32);
+#undef DLP_VSTEP
+	return _mm512_xor_si512(z, ones);
+}
+
+/* What the next 8 blocks need from these: their last lanes. */
+struct dlp_vcarry {
+	__m512i	tok, hex, h2, hs, bs, zero, d, d2, d4, l, l2, w, hy, ds, b58,
+		an, e24, good, iban;
+};
+
+/*
+ * Triggers of 8 blocks from their class masks (k0[bit]: lanes of the
+ * blocks' K_* class bit, k1[bit]: K2_*, k1[7]: the bytes in the buffer);
+ * c holds the 8 blocks before and receives these.
+ */
+static inline DLP_TARGET void
+dlp_trig_8(struct dlp_vcarry *c, const __m512i k0[8], const __m512i k1[8],
+    __m512i *rt, __m512i *ht, __m512i *st)
+{
+#define AND(a, b)	_mm512_and_si512(a, b)
+#define OR(a, b)	_mm512_or_si512(a, b)
+#define ANDN(a, b)	_mm512_andnot_si512(a, b)	/* ~a & b */
+	__m512i tok = k0[0], hex = k0[1], hs = k0[2], w = k0[3], d = k0[4];
+	__m512i l = k0[5], ssep = k0[6], ds = k0[7], dot = k1[0], hy = k1[1];
+	__m512i bs = k1[2], x = k1[3], zero = k1[4], an = k1[5], b58 = k1[6];
+	__m512i valid = k1[7];
+	__m512i ones = _mm512_set1_epi64(-1);
+	__m512i phex = dlp_vprev(hex, c->hex), phs = dlp_vprev(hs, c->hs);
+	__m512i pd = dlp_vprev(d, c->d), pl = dlp_vprev(l, c->l);
+	__m512i pw = dlp_vprev(w, c->w), phy = dlp_vprev(hy, c->hy);
+	__m512i h2, ph2, d2, pd2, d4, pd4, e24, l2, pl2, bad, good, iban, t;
+
+	/* Token runs of 16; joints of separated hex pairs (see above). */
+	h2 = AND(hex, dlp_vshl(hex, phex, 1));
+	ph2 = dlp_vprev(h2, c->h2);
+	*rt = AND(dlp_vrow(tok, dlp_vprev(tok, c->tok), 16), valid);
+	t = AND(AND(hs, dlp_vshl(h2, ph2, 1)),
+	    AND(dlp_vshl(hs, phs, 3), dlp_vshl(h2, ph2, 4)));
+	t = OR(t, AND(x, OR(dlp_vshl(bs, dlp_vprev(bs, c->bs), 1),
+	    AND(dlp_vshl(zero, dlp_vprev(zero, c->zero), 1),
+	    OR(dlp_vshl(h2, ph2, 2), AND(dlp_vshl(h2, ph2, 3),
+	    dlp_vshl(hs, phs, 2)))))));
+	*ht = AND(t, valid);
+	d2 = AND(d, dlp_vshl(d, pd, 1));
+	pd2 = dlp_vprev(d2, c->d2);
+	d4 = AND(d2, dlp_vshl(d2, pd2, 2));
+	pd4 = dlp_vprev(d4, c->d4);
+	/*
+	 * IBAN: non-word, letter, letter, digit, digit, marked at the 15th
+	 * byte of the \w run.
+	 */
+	iban = AND(AND(d2, dlp_vshl(l, pl, 2)), ANDN(dlp_vshl(w, pw, 4),
+	    dlp_vshl(l, pl, 3)));
+	t = AND(dlp_vshl(iban, dlp_vprev(iban, c->iban), 11),
+	    dlp_vrow(w, pw, 15));
+	/* SSN: ddd-dd-dddd. */
+	t = OR(t, AND(AND(AND(d4, dlp_vshl(hy, phy, 4)),
+	    AND(dlp_vshl(d2, pd2, 5), dlp_vshl(hy, phy, 7))),
+	    AND(dlp_vshl(d, pd, 8), dlp_vshl(d2, pd2, 9))));
+	/* Card: 15 of [0-9 -] whose first 4 are digits. */
+	t = OR(t, AND(dlp_vrow(ds, dlp_vprev(ds, c->ds), 15),
+	    dlp_vshl(d4, pd4, 11)));
+	/* WIF: 51 base58 bytes; Discord: 24 alphanumerics then '.'. */
+	t = OR(t, dlp_vrow(b58, dlp_vprev(b58, c->b58), 51));
+	e24 = dlp_vrow(an, dlp_vprev(an, c->an), 24);
+	t = OR(t, AND(dot, dlp_vshl(e24, dlp_vprev(e24, c->e24), 1)));
+	/*
+	 * Seed: bad bytes are neither letters nor separators, the 9th letter
+	 * of a run, and the byte after a run of 1 or 2 letters; 47 good
+	 * bytes in a row end a possible phrase.
+	 */
+	l2 = AND(l, dlp_vshl(l, pl, 1));
+	pl2 = dlp_vprev(l2, c->l2);
+	bad = OR(_mm512_xor_si512(OR(l, ssep), ones),
+	    OR(dlp_vrow(l, pl, 9), ANDN(l, ANDN(dlp_vshl(l2, pl2, 2),
+	    dlp_vshl(l, pl, 1)))));
+	good = _mm512_xor_si512(bad, ones);
+	t = OR(t, dlp_vrow(good, dlp_vprev(good, c->good), 47));
+	*st = AND(t, valid);
+	c->tok = tok;
+	c->hex = hex;
+	c->h2 = h2;
+	c->hs = hs;
+	c->bs = bs;
+	c->zero = zero;
+	c->d = d;
+	c->d2 = d2;
+	c->d4 = d4;
+	c->l = l;
+	c->l2 = l2;
+	c->w = w;
+	c->hy = hy;
+	c->ds = ds;
+	c->b58 = b58;
+	c->an = an;
+	c->e24 = e24;
+	c->good = good;
+	c->iban = iban;
+#undef AND
+#undef OR
+#undef ANDN
+}
+
+/*
+ * The 8 class bits of 64 bytes as 8 masks: qword j of the result holds
+ * bit j of every byte.  GF2P8AFFINEQB with the data as the matrix
+ * transposes each qword's 8x8 bits (bytes reversed first, so that bit i
+ * is byte i), then VPERMB gathers byte j of every qword into qword j.
+ */
+static inline DLP_TARGET __m512i
+dlp_vbits(__m512i v)
+{
+	const __m512i rev = _mm512_set_epi8(
+	    56, 57, 58, 59, 60, 61, 62, 63, 48, 49, 50, 51, 52, 53, 54, 55,
+	    40, 41, 42, 43, 44, 45, 46, 47, 32, 33, 34, 35, 36, 37, 38, 39,
+	    24, 25, 26, 27, 28, 29, 30, 31, 16, 17, 18, 19, 20, 21, 22, 23,
+	    8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
+	const __m512i onehot = _mm512_set1_epi64(0x8040201008040201LL);
+	const __m512i gather = _mm512_set_epi8(
+	    63, 55, 47, 39, 31, 23, 15, 7, 62, 54, 46, 38, 30, 22, 14, 6,
+	    61, 53, 45, 37, 29, 21, 13, 5, 60, 52, 44, 36, 28, 20, 12, 4,
+	    59, 51, 43, 35, 27, 19, 11, 3, 58, 50, 42, 34, 26, 18, 10, 2,
+	    57, 49, 41, 33, 25, 17, 9, 1, 56, 48, 40, 32, 24, 16, 8, 0);
+
+	v = _mm512_permutexvar_epi8(rev, v);
+	v = _mm512_gf2p8affine_epi64_epi8(onehot, v, 0);
+	return _mm512_permutexvar_epi8(gather, v);
+}
+
+/* 8x8 transpose of 64-bit lanes: out[j] lane b = in[b] lane j. */
+static inline DLP_TARGET void
+dlp_vtranspose(const __m512i in[8], __m512i out[8])
+{
+	__m512i a[8], b[8];
+	int i;
+
+	for (i = 0; i < 8; i += 2) {
+		a[i] = _mm512_unpacklo_epi64(in[i], in[i + 1]);
+		a[i + 1] = _mm512_unpackhi_epi64(in[i], in[i + 1]);
+	}
+	/* b[0..3]: blocks 0-3, b[4..7]: blocks 4-7; lanes q, q + 4. */
+	for (i = 0; i < 8; i += 4) {
+		b[i] = _mm512_shuffle_i64x2(a[i], a[i + 2], 0x88);
+		b[i + 1] = _mm512_shuffle_i64x2(a[i], a[i + 2], 0xdd);
+		b[i + 2] = _mm512_shuffle_i64x2(a[i + 1], a[i + 3], 0x88);
+		b[i + 3] = _mm512_shuffle_i64x2(a[i + 1], a[i + 3], 0xdd);
+	}
+	out[0] = _mm512_shuffle_i64x2(b[0], b[4], 0x88);
+	out[4] = _mm512_shuffle_i64x2(b[0], b[4], 0xdd);
+	out[2] = _mm512_shuffle_i64x2(b[1], b[5], 0x88);
+	out[6] = _mm512_shuffle_i64x2(b[1], b[5], 0xdd);
+	out[1] = _mm512_shuffle_i64x2(b[2], b[6], 0x88);
+	out[5] = _mm512_shuffle_i64x2(b[2], b[6], 0xdd);
+	out[3] = _mm512_shuffle_i64x2(b[3], b[7], 0x88);
+	out[7] = _mm512_shuffle_i64x2(b[3], b[7], 0xdd);
+}
+
+/*
  * AVX-512 classification: one 128-entry table lookup per 64 bytes gives
  * every class at once; bytes >= 0x80 are in no class.  rt/st receive one
  * bit per byte ((len + 63) / 64 words each; st may be NULL).
  */
-__attribute__((target("avx512f,avx512bw,avx512vbmi")))
+__attribute__((target("avx512f,avx512bw,avx512vbmi,avx512vbmi2,gfni")))
 static void
 dlp_trig_avx512(const unsigned char *s, size_t len, uint64_t *rt,
     uint64_t *ht, uint64_t *st)
 {
-	struct dlp_carry c;
+	struct dlp_vcarry c;
 	__m512i t0lo = _mm512_loadu_si512(dlp_ktab[0]);
 	__m512i t0hi = _mm512_loadu_si512(dlp_ktab[0] + 64);
 	__m512i t1lo = _mm512_loadu_si512(dlp_ktab[1]);
 	__m512i t1hi = _mm512_loadu_si512(dlp_ktab[1] + 64);
-	__m512i v, c0, c1;
+	__m512i v, r0[8], r1[8], k0[8], k1[8], vr, vh, vs;
 	__mmask64 m, ascii;
-	uint64_t k0[8], k1[7], sdummy;
-	size_t b, nb = (len + 63) / 64;
+	__mmask8 lanes;
+	size_t b, g, j, nb = (len + 63) / 64;
 
-	memset(&c, 0, sizeof(c));
-	c.nw = ~0ULL;		/* before the buffer: a \b boundary */
-	for (b = 0; b < nb; b++) {
-		m = len - b * 64 >= 64 ? ~0ULL : (1ULL << (len - b * 64)) - 1;
-		v = _mm512_maskz_loadu_epi8(m, s + b * 64);
-		ascii = ~_mm512_movepi8_mask(v) & m;
-		c0 = _mm512_maskz_permutex2var_epi8(ascii, t0lo, v, t0hi);
-		c1 = _mm512_maskz_permutex2var_epi8(ascii, t1lo, v, t1hi);
-#define DLP_K(v, bit)	_mm512_test_epi8_mask(v, _mm512_set1_epi8((char)(bit)))
-		k0[0] = DLP_K(c0, 0x01);
-		k0[1] = DLP_K(c0, 0x02);
-		k0[2] = DLP_K(c0, 0x04);
-		k0[3] = DLP_K(c0, 0x08);
-		k0[4] = DLP_K(c0, 0x10);
-		k0[5] = DLP_K(c0, 0x20);
-		k0[6] = DLP_K(c0, 0x40);
-		k0[7] = DLP_K(c0, 0x80);
-		k1[0] = DLP_K(c1, 0x01);
-		k1[1] = DLP_K(c1, 0x02);
-		k1[2] = DLP_K(c1, 0x04);
-		k1[3] = DLP_K(c1, 0x08);
-		k1[4] = DLP_K(c1, 0x10);
-		k1[5] = DLP_K(c1, 0x20);
-		k1[6] = DLP_K(c1, 0x40);
-#undef DLP_K
-		dlp_trig_block(&c, k0, k1, st != NULL, &rt[b], &ht[b],
-		    st ? &st[b] : &sdummy);
-		/* Past the end (zero bytes) nothing may trigger. */
-		rt[b] &= m;
-		ht[b] &= m;
+	memset(&c, 0, sizeof(c));	/* before the buffer: no class */
+	for (g = 0; g < nb; g += 8) {
+		for (j = 0; j < 8; j++) {
+			b = g + j;
+			if (b >= nb) {
+				/* Past the end: no class, nothing valid. */
+				r0[j] = r1[j] = _mm512_setzero_si512();
+				continue;
+			}
+			m = len - b * 64 >= 64 ? ~0ULL :
+			    (1ULL << (len - b * 64)) - 1;
+			v = _mm512_maskz_loadu_epi8(m, s + b * 64);
+			ascii = ~_mm512_movepi8_mask(v) & m;
+			r0[j] = dlp_vbits(_mm512_maskz_permutex2var_epi8(ascii,
+			    t0lo, v, t0hi));
+			/* K2_* use bits 0..6: bit 7 carries the valid bytes. */
+			r1[j] = _mm512_mask_set1_epi64(dlp_vbits(
+			    _mm512_maskz_permutex2var_epi8(ascii, t1lo, v,
+			    t1hi)), 0x80, (long long)m);
+		}
+		dlp_vtranspose(r0, k0);
+		dlp_vtranspose(r1, k1);
+		dlp_trig_8(&c, k0, k1, &vr, &vh, &vs);
+		lanes = nb - g >= 8 ? 0xff : (__mmask8)((1u << (nb - g)) - 1);
+		_mm512_mask_storeu_epi64(rt + g, lanes, vr);
+		_mm512_mask_storeu_epi64(ht + g, lanes, vh);
 		if (st)
-			st[b] &= m;
+			_mm512_mask_storeu_epi64(st + g, lanes, vs);
 	}
 }
 #endif
@@ -1568,6 +1720,18 @@ dlp_from_mask(size_t i, size_t w)
 	return i - w * 64 >= 64 ? 0 : ~0ULL << (i - w * 64);
 }
 
+/* The first clear bit of bitmap bm (nw words) after set bit p. */
+static size_t
+dlp_bits_end(const uint64_t *bm, size_t nw, size_t p)
+{
+	size_t w = p / 64;
+	uint64_t z = ~bm[w] & (~0ULL << (p % 64));
+
+	while (z == 0 && ++w < nw)
+		z = ~bm[w];
+	return z == 0 ? nw * 64 : w * 64 + (size_t)__builtin_ctzll(z);
+}
+
 /* The shape pass: from each trigger's sync point, or over every byte. */
 static void
 dlp_shapes(const struct dlp *d, struct dlp_tls *t, const char *buf,
@@ -1588,8 +1752,12 @@ dlp_shapes(const struct dlp *d, struct dlp_tls *t, const char *buf,
 			bits &= bits - 1;
 			if (p < i)
 				continue;
+			/*
+			 * A stretch of triggers (seed-like text) in one range:
+			 * one walk back, not one per trigger.
+			 */
 			i = dlp_shapes_range(d, t, buf, len, want,
-			    dlp_shapes_sync(s, p, i), p + 1);
+			    dlp_shapes_sync(s, p, i), dlp_bits_end(st, nw, p));
 			if (i >= (w + 1) * 64)
 				break;
 			bits &= ~0ULL << (i - w * 64);
@@ -1762,6 +1930,8 @@ static unsigned char dlp_class[256];
 #define R_SLASH	0x200
 #define R_EQ	0x400
 static uint16_t dlp_rcls[256];
+/* 1 for the bytes dlp_printable() counts as not text. */
+static unsigned char dlp_unprint[256];
 /* dlp_rcls of ASCII split in bytes, for the SIMD table lookups. */
 static unsigned char dlp_rcls_lo[128], dlp_rcls_hi[128];
 
@@ -1793,6 +1963,8 @@ dlp_class_init(void)
 		if (c == ':' || c == '-' || c == ' ' || c == ',')
 			k |= C_HSEP;
 		dlp_class[c] = k;
+		dlp_unprint[c] = !((c >= 0x20 && c < 0x7f) || c == '\t' ||
+		    c == '\n' || c == '\r' || c >= 0xc2);
 		dlp_rcls[c] = (uint16_t)(k | (c == '.' ? R_DOT : 0) |
 		    (c == '/' ? R_SLASH : 0) | (c == '=' ? R_EQ : 0));
 		if (c < 128) {
@@ -1863,15 +2035,17 @@ dlp_hex_printable(const char *t, size_t n)
 		['f'] = 15, ['A'] = 10, ['B'] = 11, ['C'] = 12, ['D'] = 13,
 		['E'] = 14, ['F'] = 15,
 	};
-	size_t i, bad = 0, maxbad = n / 2 * (100 - DLP_PRINTABLE_PCT) / 100;
-	unsigned char c;
+	size_t i, e, bad = 0, maxbad = n / 2 * (100 - DLP_PRINTABLE_PCT) / 100;
 
 	if (n % 2 || n / 2 < 4)
 		return 0;	/* odd: not hex to the decoder; short: not text */
-	for (i = 0; i < n; i += 2) {
-		c = (unsigned char)(hv[t[i] & 0x7f] << 4 | hv[t[i + 1] & 0x7f]);
-		if (!((c >= 0x20 && c < 0x7f) || c == '\t' || c == '\n' ||
-		    c == '\r' || c >= 0xc2) && ++bad > maxbad)
+	/* Branch-free counts, 8 pairs at a time: random bytes stop early. */
+	for (i = 0; i < n; i = e) {
+		e = n - i > 16 ? i + 16 : n;
+		for (; i < e; i += 2)
+			bad += dlp_unprint[hv[t[i] & 0x7f] << 4 |
+			    hv[t[i + 1] & 0x7f]];
+		if (bad > maxbad)
 			return 0;
 	}
 	return 1;
@@ -2063,6 +2237,40 @@ dlp_run_chunk(const struct dlp *d, const unsigned char *s, size_t len,
 #endif
 }
 
+/* The first '.' or '/' in [p, lim), or lim: where a run's piece ends. */
+#ifdef DLP_X86
+__attribute__((target("avx512f,avx512bw")))
+static size_t
+dlp_piece_end_avx512(const unsigned char *s, size_t p, size_t lim)
+{
+	__mmask64 m, hit;
+	__m512i v;
+
+	for (; p < lim; p += 64) {
+		m = lim - p >= 64 ? ~0ULL : (1ULL << (lim - p)) - 1;
+		v = _mm512_maskz_loadu_epi8(m, s + p);
+		hit = (_mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('.')) |
+		    _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('/'))) & m;
+		if (hit)
+			return p + (size_t)__builtin_ctzll(hit);
+	}
+	return lim;
+}
+#endif
+
+static size_t
+dlp_piece_end(const struct dlp *d, const unsigned char *s, size_t p,
+    size_t lim)
+{
+#ifdef DLP_X86
+	if (dlp_simd && d->prefilter)
+		return dlp_piece_end_avx512(s, p, lim);
+#endif
+	while (p < lim && s[p] != '.' && s[p] != '/')
+		p++;
+	return p;
+}
+
 /*
  * From j up to lim, the bytes that are token bytes and in none of the
  * classes `stop`: returns where they end, ANDs their classes into *kand
@@ -2161,30 +2369,37 @@ dlp_runs_range(const struct dlp *d, const char *buf, size_t len,
 			else
 				rc = dlp_token(d, buf + i, j - i, k, kor, where,
 				    host, off, depth, res);
-			/* Pieces between '.' and '/' (path segments, JWT parts). */
+			/*
+			 * Pieces between '.' and '/' (path segments, JWT parts):
+			 * their classes only for the pieces long enough to try.
+			 */
 			for (p = i; (dots || slashes) && rc >= 0 && p < j;
 			    p = q + 1) {
-				kand = C_B64 | C_HEX | C_B32;
-				kor = 0;
+				pb = p - i;
 				if (inchunk) {
 					/* j - i <= 64: the piece from masks. */
-					pb = p - i;
 					sep = (ch.dot | ch.slash) >> pb;
 					qb = sep ? pb + (size_t)__builtin_ctzll(sep) :
 					    j - i;
 					if (qb > j - i)
 						qb = j - i;
 					q = i + qb;
+				} else
+					q = dlp_piece_end(d, s, p, j);
+				if (q - p < DLP_RUN_MIN || q - p >= j - i)
+					continue;
+				kand = C_B64 | C_HEX | C_B32;
+				kor = 0;
+				if (inchunk)
 					dlp_chunk_classes(&ch, (qb == 64 ? ~0ULL :
 					    (1ULL << qb) - 1) & ~((1ULL << pb) - 1),
 					    &kand, &kor);
-				} else
-					q = dlp_span(d, s, p, j, R_DOT | R_SLASH,
+				else
+					(void)dlp_span(d, s, p, q, R_DOT | R_SLASH,
 					    &kand, &kor);
-				if (q - p >= DLP_RUN_MIN && q - p < j - i)
-					rc = dlp_token(d, buf + p, q - p,
-					    (unsigned char)kand, kor, where, host,
-					    dlp_map_off(map, p), depth, res);
+				rc = dlp_token(d, buf + p, q - p,
+				    (unsigned char)kand, kor, where, host,
+				    dlp_map_off(map, p), depth, res);
 			}
 		}
 		i = j;

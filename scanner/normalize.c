@@ -298,8 +298,22 @@ norm_text_plain(const char *in, size_t len)
 	const __m128i sp = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f);
 	const __m128i tab = _mm_set1_epi8('\t'), lf = _mm_set1_epi8('\n');
 	const __m128i cr = _mm_set1_epi8('\r');
-	__m128i v, bad, ws;
+	__m128i v, bad, ws, acc;
+	size_t k;
 
+	/* 64 bytes per branch: text is nearly always plain. */
+	for (; i + 64 <= len; i += 64) {
+		acc = _mm_setzero_si128();
+		for (k = 0; k < 64; k += 16) {
+			v = _mm_loadu_si128((const __m128i *)(s + i + k));
+			ws = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, tab),
+			    _mm_cmpeq_epi8(v, lf)), _mm_cmpeq_epi8(v, cr));
+			acc = _mm_or_si128(acc, _mm_or_si128(_mm_andnot_si128(ws,
+			    _mm_cmplt_epi8(v, sp)), _mm_cmpeq_epi8(v, del)));
+		}
+		if (_mm_movemask_epi8(acc))
+			return 0;
+	}
 	for (; i + 16 <= len; i += 16) {
 		v = _mm_loadu_si128((const __m128i *)(s + i));
 		ws = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, tab),

@@ -2185,7 +2185,11 @@ px_accept_cb(struct loop *l, int lfd, int ready, void *ctx)
 		fd = accept4(lfd, (struct sockaddr *)&peer, &sl,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			if (errno == EMFILE || errno == ENFILE) {
+				/* out of fds: back off, the tick re-arms it */
+				log_warn("proxy accept (paused)");
+				(void)loop_set(l, lfd, 0);
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != EINTR && errno != ECONNABORTED)
 				log_warn("proxy accept");
 			return;
@@ -2464,6 +2468,8 @@ tproxy_proxy_tick(struct tproxy_proxy *px, uint64_t now)
 		}
 		px_admin_refresh(px);
 		px->next_sweep = now + PROXY_SWEEP_MS;
+		/* an fd shortage may have paused accepting (no-op if not) */
+		(void)loop_set(px->loop, px->lfd, LOOP_READ);
 	}
 	while ((c = px->dead) != NULL) {
 		px->dead = c->next;

@@ -27,7 +27,7 @@
 #   http-1k-seq100        100 sequential curl fetches, 1 s limit each:
 #                         stalled connections, which wrk hides, are errors
 # Proxy RSS = peak of the process tree's summed VmRSS sampled every 0.25 s
-# during the test (and VmHWM at the end of the bench); CPU = its
+# during the test (and VmHWM after the measured runs); CPU = its
 # utime+stime over the test's wall time (100 = one core), and per request
 # (CPU time / requests: barely moved by other load on the machine, unlike
 # req/s).

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # t_hard_fdexhaust.sh - file-descriptor exhaustion: the running engine's
 # RLIMIT_NOFILE is lowered (prlimit on its PID) below what the agent's open
-# connections need; while accept fails with EMFILE the engine must not
-# busy-loop (CPU time over 2 s well under 1 s), must keep running, and must
+# connections need, and connections wait on the explicit proxy port too;
+# while accept fails with EMFILE the engine must not busy-loop (CPU time over 2 s well under 1 s), must keep running, and must
 # serve the agent again once its connections are gone.
 set -eu
 . tests/integration/lib.sh
@@ -29,6 +29,16 @@ exhausted() { (($(fds) >= NOFILE - 2)); }
 wait_until 10 exhausted || fail "engine not out of fds: $(fds) of $NOFILE (connections: $(cat "$status"))"
 log "exhausted: engine has $(fds) fds of $NOFILE; agent: $(cat "$status")"
 
+# pending connections on the explicit proxy port: its accept runs out too
+pxport=$(sed -n 's/.*explicit proxy on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TEST_TMP/engine.err" | tail -n 1)
+[[ -n $pxport ]] || fail "no explicit proxy port in engine.err: $(cat "$TEST_TMP/engine.err")"
+bg_start "$TEST_TMP/pxhold.out" ip netns exec "$HOST_NS" "$PY" -c '
+import socket, sys, time
+s = [socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5) for i in range(3)]
+print("held", flush=True)
+time.sleep(30)' "$pxport"
+pxholder=$BG_PID
+wait_until 10 grep -q held "$TEST_TMP/pxhold.out" || fail "could not connect to the proxy port: $(cat "$TEST_TMP/pxhold.out")"
 cpu() { awk '{print $14 + $15}' "/proc/$ENGINE_PID/stat"; }
 tck=$(getconf CLK_TCK)
 sleep 0.5
@@ -46,8 +56,16 @@ log "engine.err: $errs lines; accept warnings: $(grep -c 'accept' "$TEST_TMP/eng
 ((errs < 200)) || fail "engine floods its log while out of fds: $errs lines"
 
 pid_stop "$holder"
+pid_stop "$pxholder"
 wait_until 20 eval '(($(fds) < NOFILE / 2))' || fail "engine did not release fds: $(fds)"
 wait_until 10 eval 'as_agent curl -4 -sS --max-time 5 http://allowed.test/after 2>/dev/null | grep -q "ok GET /after"' ||
 	fail "agent not served again after its connections closed"
+# the explicit proxy port answers again too (whatever its verdict)
+out=$(in_host "$PY" -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"GET http://allowed.test/px HTTP/1.1\r\nHost: allowed.test\r\n\r\n")
+print(s.recv(100).split(b"\r\n")[0].decode("latin-1"))' "$pxport" 2>&1) || fail "explicit proxy port: $out"
+[[ $out == HTTP/1.* ]] || fail "explicit proxy port did not answer after the fds came back: $out"
 pid_alive "$ENGINE_PID" || fail "engine died"
 log "PASS t_hard_fdexhaust: $N connections against RLIMIT_NOFILE $NOFILE, ${cpu_ms} ms CPU in 2 s, served again"

@@ -120,6 +120,8 @@ main(void)
 	cfg.seed_enabled = 1;
 	fast = dlp_new(&cfg, err, sizeof(err));
 	ref = dlp_new(&cfg, err, sizeof(err));
+	/* The compiled sets keep what they need: the config can go now. */
+	scanner_config_clear(&cfg);
 	if (!ok(fast != NULL && ref != NULL, "dlp_new: %s",
 	    fast && ref ? "ok" : err))
 		return tap_done();
