@@ -108,6 +108,7 @@ diag_talk(uint16_t type, uint16_t flags, const struct inet_diag_req_v2 *req,
 	struct nlmsghdr *nlh;
 	struct inet_diag_req_v2 *r;
 
+	memset(buf, 0, sizeof(buf));	/* no uninitialised bytes reach the kernel */
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = type;
 	nlh->nlmsg_flags = NLM_F_REQUEST | flags;

@@ -485,6 +485,7 @@ nfq_config_params(struct nfq_worker *w, uint32_t flags, char *err,
 	char cbuf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh;
 
+	memset(cbuf, 0, sizeof(cbuf));	/* no uninitialised bytes reach the kernel */
 	nlh = nfq_nlmsg_put(cbuf, NFQNL_MSG_CONFIG, w->queue_num);
 	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, NFQ_COPY_RANGE);
 	nfq_nlmsg_cfg_put_qmaxlen(nlh, NFQ_DEFAULT_MAXLEN);
@@ -504,6 +505,7 @@ nfq_worker_new(const struct config *cfg, unsigned queue_num, char *err,
 	uint32_t flags;
 	int fd, one = 1, rcv = NFQ_RCVBUF;
 
+	memset(cbuf, 0, sizeof(cbuf));	/* no uninitialised bytes reach the kernel */
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -636,6 +638,7 @@ nfq_worker_free(struct nfq_worker *w)
 	char cbuf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh;
 
+	memset(cbuf, 0, sizeof(cbuf));	/* no uninitialised bytes reach the kernel */
 	if (w == NULL)
 		return;
 	if (w->nl != NULL) {

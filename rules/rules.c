@@ -317,6 +317,7 @@ conntrack_delete(const struct sockdiag_sock *s)
 	struct nfgenmsg *nfg;
 	int r;
 
+	memset(buf, 0, sizeof(buf));	/* no uninitialised bytes reach the kernel */
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;

@@ -63,7 +63,7 @@ static int
 batch_init(struct batch *bt)
 {
 	memset(bt, 0, sizeof(*bt));
-	if ((bt->buf = malloc(BATCH_BUFSIZ)) == NULL)
+	if ((bt->buf = calloc(1, BATCH_BUFSIZ)) == NULL)
 		return -1;
 	bt->b = mnl_nlmsg_batch_start(bt->buf, BATCH_BUFSIZ);
 	bt->seq0 = bt->seq = (uint32_t)time(NULL);
@@ -934,6 +934,7 @@ rules_nft_record(char *rec, size_t len)
 	struct record_ctx c = { rec, len, 0 };
 	int r;
 
+	memset(buf, 0, sizeof(buf));	/* no uninitialised bytes reach the kernel */
 	rec[0] = '\0';
 	if ((t = nftnl_table_alloc()) == NULL)
 		return -1;
@@ -1017,6 +1018,7 @@ rules_nft_rules(struct rules_nft_rule **out)
 	struct nftnl_rule *r;
 	struct rules_ctx c = { NULL, 0, 0 };
 
+	memset(buf, 0, sizeof(buf));	/* no uninitialised bytes reach the kernel */
 	*out = NULL;
 	if ((r = nftnl_rule_alloc()) == NULL)
 		return -1;
@@ -1073,6 +1075,7 @@ rules_nft_set_u32(const char *set, uint32_t *out, size_t max)
 	struct nftnl_set *s;
 	struct elems_ctx c = { out, max, 0 };
 
+	memset(buf, 0, sizeof(buf));	/* no uninitialised bytes reach the kernel */
 	if ((s = nftnl_set_alloc()) == NULL)
 		return -1;
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, RULES_TABLE_NAME);

@@ -42,6 +42,7 @@ rtnl_dump(uint16_t type, int family, mnl_cb_t cb, void *arg)
 	struct rtmsg *rtm;
 	int r;
 
+	memset(buf, 0, sizeof(buf));	/* no uninitialised bytes reach the kernel */
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = type;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
@@ -296,6 +297,7 @@ rules_route_add(const struct rules_params *p, int family, char *err,
 	const char *f = family == AF_INET6 ? "-6 " : "";
 	int r;
 
+	memset(buf, 0, sizeof(buf));	/* no uninitialised bytes reach the kernel */
 	r = rtnl_talk(route_msg(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL,
 	    family, p));
 	if (r != 0 && r != -EEXIST) {
@@ -322,6 +324,7 @@ rules_route_del(const struct rules_params *p, int only, char *err,
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	int fam, i, r, ret = 0;
 
+	memset(buf, 0, sizeof(buf));	/* no uninitialised bytes reach the kernel */
 	for (fam = 0; fam < 2; fam++) {
 		int family = fam ? AF_INET6 : AF_INET;
 

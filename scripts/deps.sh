@@ -11,7 +11,7 @@ FUZZ_PKGS="clang libclang-rt-dev"
 TEST_PKGS="nftables iproute2 curl openssl socat python3 util-linux procps \
 tcpdump wget nodejs dnsmasq-base ngtcp2-client ngtcp2-server mandoc \
 nginx-light wrk kmod python3-yaml systemd logrotate man-db bind9-dnsutils \
-conntrack ca-certificates"
+conntrack ca-certificates valgrind"
 # make bench: the peers it measures pipelock-fw against, and perf to profile
 BENCH_PKGS="haproxy squid-openssl linux-perf"
 
