@@ -1338,8 +1338,9 @@ dlp_shapes_sync(const unsigned char *s, size_t p, size_t lo)
  * The scalar passes then run only from a synchronisation point before
  * each trigger (dlp_shapes_sync(), dlp_runs_sync()), so they find exactly
  * what a scan of every byte finds; the tests compare with the
- * PCRE2-only mode, which still scans every byte.  Without AVX-512 (VBMI)
- * the trigger pass is skipped and every byte is scanned as before.
+ * PCRE2-only mode, which still scans every byte.  Without AVX-512 (BW,
+ * VBMI, VBMI2) and GFNI (Ice Lake, Zen 4 and later) the trigger pass is
+ * skipped and every byte is scanned as before.
  */
 #define K_TOK	0x01	/* C_TOK */
 #define K_HEX	0x02
@@ -1407,6 +1408,13 @@ dlp_ktab_init(void)
 	    __builtin_cpu_supports("avx512vbmi") &&
 	    __builtin_cpu_supports("avx512vbmi2") &&
 	    __builtin_cpu_supports("gfni");
+	/*
+	 * PIPELOCK_FW_NO_SIMD=1 forces the portable path: the tests run the
+	 * scanner both ways on machines that have the instructions, and an
+	 * operator has a way out should a CPU misreport them.
+	 */
+	if (getenv("PIPELOCK_FW_NO_SIMD") != NULL)
+		dlp_simd = 0;
 #endif
 }
 
@@ -2313,8 +2321,8 @@ dlp_runs_range(const struct dlp *d, const char *buf, size_t len,
 	size_t i = from, j, p, q, hx, lim, pb, qb;
 	unsigned kand, kor;
 	unsigned char k, c;
-	uint64_t sep;
-	int rc = 0, dots, slashes, inchunk;
+	uint64_t sep, ns;
+	int rc = 0, dots, slashes, inchunk, pieces;
 
 	while (i < len && i < to && rc >= 0) {
 		/* Most bytes of text start nothing: skip them in a tight loop. */
@@ -2371,10 +2379,22 @@ dlp_runs_range(const struct dlp *d, const char *buf, size_t len,
 				    host, off, depth, res);
 			/*
 			 * Pieces between '.' and '/' (path segments, JWT parts):
-			 * their classes only for the pieces long enough to try.
+			 * their classes only for the pieces long enough to try,
+			 * and none when the masks show no 16 bytes without a
+			 * separator (bit b of ns: bytes b..b+15 are not one).
 			 */
-			for (p = i; (dots || slashes) && rc >= 0 && p < j;
-			    p = q + 1) {
+			pieces = dots || slashes;
+			if (pieces && inchunk) {
+				ns = ~(ch.dot | ch.slash);
+				if (j - i < 64)
+					ns &= (1ULL << (j - i)) - 1;
+				ns &= ns >> 1;
+				ns &= ns >> 2;
+				ns &= ns >> 4;
+				ns &= ns >> 8;
+				pieces = ns != 0;
+			}
+			for (p = i; pieces && rc >= 0 && p < j; p = q + 1) {
 				pb = p - i;
 				if (inchunk) {
 					/* j - i <= 64: the piece from masks. */

@@ -7,6 +7,7 @@
  * only shrinks (a multi-byte code point maps to at most its own bytes).
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <math.h>
 
@@ -286,12 +287,59 @@ norm_for_text(const char *in, size_t len, char *out)
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+/* Bytes [0, end) of s, 64 a step, with AVX-512 BW: the first not plain. */
+__attribute__((target("avx512f,avx512bw")))
+static size_t
+norm_plain_avx512(const unsigned char *s, size_t end)
+{
+	const __m512i sp = _mm512_set1_epi8(0x20), del = _mm512_set1_epi8(0x7f);
+	const __m512i tab = _mm512_set1_epi8('\t'), lf = _mm512_set1_epi8('\n');
+	const __m512i cr = _mm512_set1_epi8('\r');
+	__m512i v;
+	__mmask64 bad;
+	size_t i;
+
+	for (i = 0; i + 64 <= end; i += 64) {
+		v = _mm512_loadu_si512(s + i);
+		/* < 0x20 (signed, so >= 0x80 too) but not \t \n \r, or 0x7f. */
+		bad = (_mm512_cmplt_epi8_mask(v, sp) &
+		    ~(_mm512_cmpeq_epi8_mask(v, tab) |
+		    _mm512_cmpeq_epi8_mask(v, lf) |
+		    _mm512_cmpeq_epi8_mask(v, cr))) |
+		    _mm512_cmpeq_epi8_mask(v, del);
+		if (bad)
+			break;
+	}
+	return i;
+}
+
+/* 1 with AVX-512 BW, 0 without, -1 before the first check. */
+static int norm_avx512 = -1;
+#endif
 
 int
 norm_text_plain(const char *in, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)in;
 	size_t i = 0;
+
+#if defined(__x86_64__) && defined(__GNUC__)
+	int simd = __atomic_load_n(&norm_avx512, __ATOMIC_RELAXED);
+
+	if (simd < 0) {
+		/* Threads may race here: they all store the same answer. */
+		__builtin_cpu_init();
+		simd = __builtin_cpu_supports("avx512bw") &&
+		    getenv("PIPELOCK_FW_NO_SIMD") == NULL ? 1 : 0;
+		__atomic_store_n(&norm_avx512, simd, __ATOMIC_RELAXED);
+	}
+	/* The loops below find the byte that is not plain, if any. */
+	if (simd)
+		i = norm_plain_avx512(s, len);
+#endif
 
 #if defined(__SSE2__)
 	/* 16 bytes a step: < 0x20 (signed, so >= 0x80 too) or 0x7f. */

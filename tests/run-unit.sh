@@ -3,8 +3,19 @@
 # usage: run-unit.sh BUILD_DIR BIN...
 build=$1; shift
 passed=0 failed=0
+# The scanner's tests run twice: as the CPU allows (SIMD trigger pass where
+# the machine has it) and with PIPELOCK_FW_NO_SIMD=1 (the portable path).
+runs=""
 for t in "$@"; do
-	out=$("$t" 2>&1); rc=$?
+	runs="$runs $t"
+	case $t in */scanner/test_*) runs="$runs nosimd:$t" ;; esac
+done
+for r in $runs; do
+	case $r in
+	nosimd:*) t=${r#nosimd:}; label="$(basename "$t") (no SIMD)"
+		out=$(PIPELOCK_FW_NO_SIMD=1 "$t" 2>&1); rc=$? ;;
+	*) t=$r; label=$(basename "$t"); out=$("$t" 2>&1); rc=$? ;;
+	esac
 	p=$(printf '%s\n' "$out" | grep -c '^ok ')
 	f=$(printf '%s\n' "$out" | grep -c '^not ok ')
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
@@ -13,10 +24,10 @@ for t in "$@"; do
 not ok - $t exited with status $rc"
 	fi
 	if [ "$f" -gt 0 ]; then
-		printf '%s\n' "$out" | grep -E '^(not ok|#)' | sed "s|^|  $(basename "$t"): |"
-		echo "FAIL unit $(basename "$t"): $p passed, $f failed"
+		printf '%s\n' "$out" | grep -E '^(not ok|#)' | sed "s|^|  $label: |"
+		echo "FAIL unit $label: $p passed, $f failed"
 	else
-		echo "ok   unit $(basename "$t"): $p passed"
+		echo "ok   unit $label: $p passed"
 	fi
 	passed=$((passed + p)); failed=$((failed + f))
 done
