@@ -78,7 +78,15 @@ struct run_opts {
 	int		 remove_on_exit;
 	int		 workers;
 	int		 verbose;
+	/* --agent-user/--agent-group: replace the config's lists, also on reload */
+	const char	*agents[FW_MAX_AGENTS];
+	size_t		 nagents;
+	const char	*agent_groups[FW_MAX_AGENTS];
+	size_t		 nagent_groups;
 };
+
+/* The command line's agent overrides, applied by every policy_load(). */
+static const struct run_opts *run_agent_opts;
 
 /* --- connection slots ------------------------------------------------------ */
 
@@ -531,6 +539,75 @@ audit_note(const char *event, const char *verdict, const char *msg)
 	audit_emit(&ev);
 }
 
+/* A uid/gid given as a number or a name; -1 if there is none. */
+static int
+agent_id_parse(const char *s, int group, unsigned long *out)
+{
+	struct passwd *pw;
+	struct group *gr;
+	char *end;
+
+	*out = strtoul(s, &end, 10);
+	if (*s != '\0' && *end == '\0')
+		return 0;
+	if (group) {
+		if ((gr = getgrnam(s)) == NULL)
+			return -1;
+		*out = gr->gr_gid;
+	} else {
+		if ((pw = getpwnam(s)) == NULL)
+			return -1;
+		*out = pw->pw_uid;
+	}
+	return 0;
+}
+
+/*
+ * Replace cfg's agent lists with the command line's, with the same rules as
+ * the config file: uid/gid 0 is refused (the engine runs as root).
+ */
+static int
+agent_overrides_apply(struct config *cfg, char *err, size_t errlen)
+{
+	const struct run_opts *o = run_agent_opts;
+	unsigned long id;
+	size_t i;
+
+	if (o == NULL)
+		return 0;
+	if (o->nagents > 0)
+		cfg->fw.n_agent_uids = 0;
+	for (i = 0; i < o->nagents; i++) {
+		if (agent_id_parse(o->agents[i], 0, &id) == -1) {
+			snprintf(err, errlen, "--agent-user `%s': no such user",
+			    o->agents[i]);
+			return -1;
+		}
+		if (id == 0) {
+			snprintf(err, errlen, "--agent-user `%s': root cannot be "
+			    "an agent", o->agents[i]);
+			return -1;
+		}
+		cfg->fw.agent_uids[cfg->fw.n_agent_uids++] = (uid_t)id;
+	}
+	if (o->nagent_groups > 0)
+		cfg->fw.n_agent_gids = 0;
+	for (i = 0; i < o->nagent_groups; i++) {
+		if (agent_id_parse(o->agent_groups[i], 1, &id) == -1) {
+			snprintf(err, errlen, "--agent-group `%s': no such group",
+			    o->agent_groups[i]);
+			return -1;
+		}
+		if (id == 0) {
+			snprintf(err, errlen, "--agent-group `%s': gid 0 cannot "
+			    "be an agent group", o->agent_groups[i]);
+			return -1;
+		}
+		cfg->fw.agent_gids[cfg->fw.n_agent_gids++] = (gid_t)id;
+	}
+	return 0;
+}
+
 /* Load and compile path; NULL with the error in err (also on stderr). */
 static struct policy *
 policy_load(const char *path, char *err, size_t errlen)
@@ -541,6 +618,11 @@ policy_load(const char *path, char *err, size_t errlen)
 
 	if (config_load(path, &cfg, err, errlen) == -1) {
 		log_warnx("%s", err);
+		return NULL;
+	}
+	if (agent_overrides_apply(cfg, err, errlen) == -1) {
+		log_warnx("%s", err);
+		config_free(cfg);
 		return NULL;
 	}
 	for (i = 0; i < cfg->warnings.n; i++)
@@ -647,8 +729,10 @@ engine_reload(struct control *ctl)
 static void
 usage(FILE *f)
 {
-	fprintf(f, "Usage: %s run [--config FILE] [--apply] [--remove-on-exit] "
-	    "[--workers N] [--user NAME] [--listen ADDR] [-v]\n", progname);
+	fprintf(f, "Usage: %s run [--config FILE] [--agent-user USER]... "
+	    "[--agent-group GROUP]...\n"
+	    "           [--apply] [--remove-on-exit] [--workers N] "
+	    "[--user NAME] [--listen ADDR] [-v]\n", progname);
 }
 
 static int
@@ -661,6 +745,8 @@ parse_args(int argc, char **argv, struct run_opts *o)
 		{ "workers", required_argument, NULL, 'w' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "agent-user", required_argument, NULL, 'A' },
+		{ "agent-group", required_argument, NULL, 'G' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -681,6 +767,19 @@ parse_args(int argc, char **argv, struct run_opts *o)
 			break;
 		case 'l':
 			o->listen = optarg;
+			break;
+		case 'A':
+		case 'G':
+			if ((ch == 'A' ? o->nagents : o->nagent_groups) >=
+			    FW_MAX_AGENTS) {
+				fprintf(stderr, "%s run: at most %d agents\n",
+				    progname, FW_MAX_AGENTS);
+				return -1;
+			}
+			if (ch == 'A')
+				o->agents[o->nagents++] = optarg;
+			else
+				o->agent_groups[o->nagent_groups++] = optarg;
 			break;
 		case 'a':
 			o->apply = 1;
@@ -1174,6 +1273,7 @@ run_main(int argc, char **argv)
 	if ((r = parse_args(argc, argv, &o)) != 0)
 		return r == 1 ? EXIT_ALLOWED : EXIT_USAGE;
 	log_init(LOG_TO_STDERR, o.verbose);
+	run_agent_opts = &o;
 	if ((pol = policy_load(o.config, err, sizeof(err))) == NULL)
 		return EXIT_USAGE;
 	if (audit_setup(pol->cfg) == -1) {
