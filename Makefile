@@ -167,7 +167,7 @@ fuzz-run: fuzz
 fuzz-long:
 	$(MAKE) fuzz-run FUZZ_SECONDS=600
 
-bench: bench-scanner
+bench: $(BIN) bench-scanner
 	@if [ -x tests/bench/run.sh ]; then PIPELOCK_FW=$(abspath $(BIN)) sh tests/bench/run.sh; fi
 
 bench-scanner: $(BUILD)/tests/bench/bench_scanner
