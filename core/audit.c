@@ -32,6 +32,12 @@ static int audit_fd = -1;
 static int audit_allowed = 1, audit_blocked = 1;
 static struct audit_slot audit_slots[AUDIT_SLOTS];
 static uint64_t audit_sec_start;
+/*
+ * When the oldest suppression window ends (0: no slot in use).  The table is
+ * swept only then, not on every event: a full sweep of AUDIT_SLOTS under the
+ * lock per request was the engine's largest cost of its own in profiles.
+ */
+static uint64_t audit_sweep_due;
 static unsigned audit_sec_lines;
 static unsigned long audit_sec_dropped;
 
@@ -294,17 +300,27 @@ audit_tick_locked(uint64_t now)
 	char line[256];
 	struct jbuf b = { line, 0, sizeof(line) };
 	char tmp[128];
+	uint64_t due = 0;
 	size_t i;
 	int n;
 
-	for (i = 0; i < AUDIT_SLOTS; i++) {
-		struct audit_slot *s = &audit_slots[i];
+	if (audit_sweep_due != 0 && now >= audit_sweep_due) {
+		for (i = 0; i < AUDIT_SLOTS; i++) {
+			struct audit_slot *s = &audit_slots[i];
 
-		if (!s->used || now - s->start_ms < AUDIT_WINDOW_MS)
-			continue;
-		if (s->count > 0)
-			audit_summary_locked(s);
-		s->used = 0;
+			if (!s->used)
+				continue;
+			if (now - s->start_ms < AUDIT_WINDOW_MS) {
+				if (due == 0 ||
+				    s->start_ms + AUDIT_WINDOW_MS < due)
+					due = s->start_ms + AUDIT_WINDOW_MS;
+				continue;
+			}
+			if (s->count > 0)
+				audit_summary_locked(s);
+			s->used = 0;
+		}
+		audit_sweep_due = due;
 	}
 	if (now - audit_sec_start >= 1000) {
 		if (audit_sec_dropped > 0) {
@@ -379,6 +395,8 @@ audit_admit(const struct audit_event *ev)
 	s->used = 1;
 	s->hash = h;
 	s->start_ms = now;
+	if (audit_sweep_due == 0 || now + AUDIT_WINDOW_MS < audit_sweep_due)
+		audit_sweep_due = now + AUDIT_WINDOW_MS;
 	s->count = 0;
 	memcpy(s->fields, fields, b.len + 1);
 	audit_sec_lines++;
@@ -411,6 +429,7 @@ audit_close(void)
 			audit_summary_locked(&audit_slots[i]);
 		audit_slots[i].used = 0;
 	}
+	audit_sweep_due = 0;
 	if (audit_fd != -1)
 		close(audit_fd);
 	audit_fd = -1;
