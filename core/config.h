@@ -180,4 +180,16 @@ int config_load_buffer(const char *name, const char *buf, size_t len,
     struct config **out, char *err, size_t errlen);
 void config_free(struct config *cfg);
 
+/* A uid (group 0) or gid (group 1) given as digits or a name: 0, or -1. */
+int config_id_parse(const char *s, int group, uint32_t *out);
+/*
+ * Replace cfg's agent uids (when nusers > 0) and gids (when ngroups > 0)
+ * with names or ids from a command line, by the config file's rules: names
+ * resolved, 0 refused, duplicates dropped, at most FW_MAX_AGENTS.  0, or -1
+ * with the reason in err.
+ */
+int config_agents_set(struct config *cfg, const char *const *users,
+    size_t nusers, const char *const *groups, size_t ngroups, char *err,
+    size_t errlen);
+
 #endif

@@ -67,64 +67,21 @@ apply_usage(FILE *f)
 	    progname, RULES_TABLE_NAME);
 }
 
-static int
-parse_id(const char *s, int group, uint32_t *out)
-{
-	struct passwd *pw;
-	struct group *gr;
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (*s != '\0' && *end == '\0' && errno == 0 && v < UINT32_MAX) {
-		*out = (uint32_t)v;
-		return 0;
-	}
-	if (group) {
-		if ((gr = getgrnam(s)) == NULL)
-			return -1;
-		*out = gr->gr_gid;
-	} else {
-		if ((pw = getpwnam(s)) == NULL)
-			return -1;
-		*out = pw->pw_uid;
-	}
-	return 0;
-}
-
 /* Load the config (NULL path: built-in defaults), then the flags. */
 static struct config *
 load_config(const struct apply_opts *o)
 {
 	struct config *cfg = NULL;
 	char err[CONFIG_ERR_MAX];
-	uint32_t id;
-	size_t i;
 
 	if (config_load(o->config, &cfg, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", progname, err);
 		return NULL;
 	}
-	if (o->nusers > 0)
-		cfg->fw.n_agent_uids = 0;
-	for (i = 0; i < o->nusers; i++) {
-		if (parse_id(o->users[i], 0, &id) == -1) {
-			fprintf(stderr, "%s: --agent-user: no such user `%s'\n",
-			    progname, o->users[i]);
-			goto fail;
-		}
-		cfg->fw.agent_uids[cfg->fw.n_agent_uids++] = (uid_t)id;
-	}
-	if (o->ngroups > 0)
-		cfg->fw.n_agent_gids = 0;
-	for (i = 0; i < o->ngroups; i++) {
-		if (parse_id(o->groups[i], 1, &id) == -1) {
-			fprintf(stderr, "%s: --agent-group: no such group "
-			    "`%s'\n", progname, o->groups[i]);
-			goto fail;
-		}
-		cfg->fw.agent_gids[cfg->fw.n_agent_gids++] = (gid_t)id;
+	if (config_agents_set(cfg, o->users, o->nusers, o->groups, o->ngroups,
+	    err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", progname, err);
+		goto fail;
 	}
 	return cfg;
 fail:

@@ -539,75 +539,6 @@ audit_note(const char *event, const char *verdict, const char *msg)
 	audit_emit(&ev);
 }
 
-/* A uid/gid given as a number or a name; -1 if there is none. */
-static int
-agent_id_parse(const char *s, int group, unsigned long *out)
-{
-	struct passwd *pw;
-	struct group *gr;
-	char *end;
-
-	*out = strtoul(s, &end, 10);
-	if (*s != '\0' && *end == '\0')
-		return 0;
-	if (group) {
-		if ((gr = getgrnam(s)) == NULL)
-			return -1;
-		*out = gr->gr_gid;
-	} else {
-		if ((pw = getpwnam(s)) == NULL)
-			return -1;
-		*out = pw->pw_uid;
-	}
-	return 0;
-}
-
-/*
- * Replace cfg's agent lists with the command line's, with the same rules as
- * the config file: uid/gid 0 is refused (the engine runs as root).
- */
-static int
-agent_overrides_apply(struct config *cfg, char *err, size_t errlen)
-{
-	const struct run_opts *o = run_agent_opts;
-	unsigned long id;
-	size_t i;
-
-	if (o == NULL)
-		return 0;
-	if (o->nagents > 0)
-		cfg->fw.n_agent_uids = 0;
-	for (i = 0; i < o->nagents; i++) {
-		if (agent_id_parse(o->agents[i], 0, &id) == -1) {
-			snprintf(err, errlen, "--agent-user `%s': no such user",
-			    o->agents[i]);
-			return -1;
-		}
-		if (id == 0) {
-			snprintf(err, errlen, "--agent-user `%s': root cannot be "
-			    "an agent", o->agents[i]);
-			return -1;
-		}
-		cfg->fw.agent_uids[cfg->fw.n_agent_uids++] = (uid_t)id;
-	}
-	if (o->nagent_groups > 0)
-		cfg->fw.n_agent_gids = 0;
-	for (i = 0; i < o->nagent_groups; i++) {
-		if (agent_id_parse(o->agent_groups[i], 1, &id) == -1) {
-			snprintf(err, errlen, "--agent-group `%s': no such group",
-			    o->agent_groups[i]);
-			return -1;
-		}
-		if (id == 0) {
-			snprintf(err, errlen, "--agent-group `%s': gid 0 cannot "
-			    "be an agent group", o->agent_groups[i]);
-			return -1;
-		}
-		cfg->fw.agent_gids[cfg->fw.n_agent_gids++] = (gid_t)id;
-	}
-	return 0;
-}
-
 /* Load and compile path; NULL with the error in err (also on stderr). */
 static struct policy *
 policy_load(const char *path, char *err, size_t errlen)
@@ -620,7 +551,10 @@ policy_load(const char *path, char *err, size_t errlen)
 		log_warnx("%s", err);
 		return NULL;
 	}
-	if (agent_overrides_apply(cfg, err, errlen) == -1) {
+	if (run_agent_opts != NULL && config_agents_set(cfg,
+	    run_agent_opts->agents, run_agent_opts->nagents,
+	    run_agent_opts->agent_groups, run_agent_opts->nagent_groups, err,
+	    errlen) == -1) {
 		log_warnx("%s", err);
 		config_free(cfg);
 		return NULL;
@@ -770,6 +704,7 @@ parse_args(int argc, char **argv, struct run_opts *o)
 			break;
 		case 'A':
 		case 'G':
+			/* config_agents_set() resolves and checks them. */
 			if ((ch == 'A' ? o->nagents : o->nagent_groups) >=
 			    FW_MAX_AGENTS) {
 				fprintf(stderr, "%s run: at most %d agents\n",
