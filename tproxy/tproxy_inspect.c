@@ -475,12 +475,12 @@ check_host(struct inspect *in, const char *name, struct inspect_action *act)
 		act_block(in, act, 403, "host_mismatch", reason);
 		return 1;
 	}
-	dst_string(in, dst, sizeof(dst), 0);
 	r = host_ip_equal(in, name);
 	if (r == 1)
 		return 0;
 	if (r == 0) {
 		/* An IP that is not the destination needs no resolver to judge. */
+		dst_string(in, dst, sizeof(dst), 0);
 		snprintf(reason, sizeof(reason),
 		    "Host header %.100s does not match the destination %s", name,
 		    dst);
@@ -496,6 +496,7 @@ check_host(struct inspect *in, const char *name, struct inspect_action *act)
 			act->kind = INSPECT_WAIT;
 			return 1;
 		}
+		dst_string(in, dst, sizeof(dst), 0);
 		if (r == 0)
 			snprintf(reason, sizeof(reason), "Host header %.100s does "
 			    "not resolve to the destination %s", name, dst);
