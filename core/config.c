@@ -72,24 +72,6 @@ enum key_type {
 #define F_STRICT_CIDR	0x04	/* no /0, no host bits set */
 #define F_EMPTY_OK	0x08	/* "" allowed (host:port: off) */
 
-struct loader;
-struct key_spec;
-
-typedef int (*key_parse_fn)(struct loader *, const struct key_spec *,
-    yaml_node_t *, yaml_node_t *, const char *);
-
-struct key_spec {
-	const char		*name;
-	enum key_type		 type;
-	size_t			 off;
-	size_t			 size;
-	long long		 min, max;
-	unsigned		 flags;
-	const char *const	*words;
-	const struct key_spec	*child;
-	key_parse_fn		 parse;
-};
-
 /* Keys whose position later validation needs. */
 enum mark_id {
 	MK_NONE = 0,
@@ -106,6 +88,25 @@ enum mark_id {
 	MK_ENGINE_MARK,
 	MK_TPROXY_PORT,
 	MK_MAX,
+};
+
+struct loader;
+struct key_spec;
+
+typedef int (*key_parse_fn)(struct loader *, const struct key_spec *,
+    yaml_node_t *, yaml_node_t *, const char *);
+
+struct key_spec {
+	const char		*name;
+	enum key_type		 type;
+	size_t			 off;
+	size_t			 size;
+	long long		 min, max;
+	unsigned		 flags;
+	const char *const	*words;
+	const struct key_spec	*child;
+	key_parse_fn		 parse;
+	enum mark_id		 mark;	/* MK_NONE or the marks[] slot */
 };
 
 struct loader {
@@ -662,6 +663,13 @@ bad:
 	    "%s: not a duration (e.g. 24h, 90m, 30s)", Q(v));
 }
 
+static void
+mark_key(struct loader *l, enum mark_id id, yaml_node_t *k)
+{
+	l->marks[id] = k->start_mark;
+	l->have_mark[id] = 1;
+}
+
 static int
 load_value(struct loader *l, const struct key_spec *sp, yaml_node_t *k,
     yaml_node_t *v, const char *path)
@@ -674,6 +682,9 @@ load_value(struct loader *l, const struct key_spec *sp, yaml_node_t *k,
 	size_t i, o;
 	int b;
 
+	/* recorded even for null values: later checks point at the key */
+	if (sp->mark != MK_NONE)
+		mark_key(l, sp->mark, k);
 	if (sp->type == KT_IGNORED) {
 		lwarn(l, "%s: not implemented by pipelock-fw, ignored", path);
 		return 0;
@@ -817,13 +828,6 @@ load_section(struct loader *l, const struct key_spec *specs, yaml_node_t *k,
 }
 
 /* ---- custom keys ------------------------------------------------------- */
-
-static void
-mark_key(struct loader *l, enum mark_id id, yaml_node_t *k)
-{
-	l->marks[id] = k->start_mark;
-	l->have_mark[id] = 1;
-}
 
 static int
 dlp_action(struct loader *l, const struct key_spec *sp, yaml_node_t *k,
@@ -1008,7 +1012,6 @@ logging_output(struct loader *l, const struct key_spec *sp, yaml_node_t *k,
 	char qbuf[CONFIG_QUOTE_MAX * 4 + 16];
 	const char *s;
 
-	mark_key(l, MK_LOG_OUTPUT, k);
 	if (is_null(v))
 		return 0;
 	if (scalar_ok(l, k, v, path) == -1)
@@ -1030,100 +1033,6 @@ logging_output(struct loader *l, const struct key_spec *sp, yaml_node_t *k,
 	return 0;
 }
 
-static int
-mode_key(struct loader *l, const struct key_spec *sp, yaml_node_t *k,
-    yaml_node_t *v, const char *path)
-{
-	static const char *const modes[] = { "balanced", "strict", "audit",
-	    NULL };
-	struct key_spec g = { .type = KT_ENUM, FLD(mode), .words = modes };
-
-	mark_key(l, MK_MODE, k);
-	return load_value(l, &g, k, v, path);
-}
-
-static int
-marked_value(struct loader *l, const struct key_spec *sp, yaml_node_t *k,
-    yaml_node_t *v, const char *path, enum mark_id id, enum key_type t)
-{
-	struct key_spec g = *sp;
-
-	mark_key(l, id, k);
-	g.type = t;
-	g.parse = NULL;
-	return load_value(l, &g, k, v, path);
-}
-
-static int
-api_allowlist_key(struct loader *l, const struct key_spec *sp,
-    yaml_node_t *k, yaml_node_t *v, const char *path)
-{
-	return marked_value(l, sp, k, v, path, MK_API_ALLOWLIST, KT_STRLIST);
-}
-
-static int
-fetch_listen_key(struct loader *l, const struct key_spec *sp,
-    yaml_node_t *k, yaml_node_t *v, const char *path)
-{
-	return marked_value(l, sp, k, v, path, MK_FETCH_LISTEN, KT_HOSTPORT);
-}
-
-static int
-metrics_listen_key(struct loader *l, const struct key_spec *sp,
-    yaml_node_t *k, yaml_node_t *v, const char *path)
-{
-	return marked_value(l, sp, k, v, path, MK_METRICS_LISTEN, KT_HOSTPORT);
-}
-
-static int
-ks_listen_key(struct loader *l, const struct key_spec *sp, yaml_node_t *k,
-    yaml_node_t *v, const char *path)
-{
-	return marked_value(l, sp, k, v, path, MK_KS_API_LISTEN, KT_HOSTPORT);
-}
-
-static int
-tls_enabled_key(struct loader *l, const struct key_spec *sp, yaml_node_t *k,
-    yaml_node_t *v, const char *path)
-{
-	return marked_value(l, sp, k, v, path, MK_TLS_ENABLED, KT_BOOL);
-}
-
-static int
-secrets_file_key(struct loader *l, const struct key_spec *sp,
-    yaml_node_t *k, yaml_node_t *v, const char *path)
-{
-	return marked_value(l, sp, k, v, path, MK_SECRETS_FILE, KT_PATH);
-}
-
-static int
-fw_mark_key(struct loader *l, const struct key_spec *sp, yaml_node_t *k,
-    yaml_node_t *v, const char *path)
-{
-	return marked_value(l, sp, k, v, path, MK_FW_MARK, KT_INT);
-}
-
-static int
-route_table_key(struct loader *l, const struct key_spec *sp, yaml_node_t *k,
-    yaml_node_t *v, const char *path)
-{
-	return marked_value(l, sp, k, v, path, MK_ROUTE_TABLE, KT_INT);
-}
-
-static int
-engine_mark_key(struct loader *l, const struct key_spec *sp,
-    yaml_node_t *k, yaml_node_t *v, const char *path)
-{
-	return marked_value(l, sp, k, v, path, MK_ENGINE_MARK, KT_INT);
-}
-
-static int
-tproxy_port_key(struct loader *l, const struct key_spec *sp,
-    yaml_node_t *k, yaml_node_t *v, const char *path)
-{
-	return marked_value(l, sp, k, v, path, MK_TPROXY_PORT, KT_INT);
-}
-
 /* firewall.agent_users / agent_groups: names or numeric ids. */
 static int
 agent_ids(struct loader *l, const struct key_spec *sp, yaml_node_t *k,
@@ -1134,9 +1043,8 @@ agent_ids(struct loader *l, const struct key_spec *sp, yaml_node_t *k,
 	char sub[CONFIG_PATH_MAX], qbuf[CONFIG_QUOTE_MAX * 4 + 16];
 	yaml_node_item_t *it;
 	yaml_node_t *e;
-	struct passwd *pw;
-	struct group *gr;
 	long long id;
+	uint32_t id32;
 	size_t i, j, *n = groups ? &fw->n_agent_gids : &fw->n_agent_uids;
 
 	if (is_null(v))
@@ -1154,21 +1062,14 @@ agent_ids(struct loader *l, const struct key_spec *sp, yaml_node_t *k,
 			return -1;
 		if (*sval(e) == '\0')
 			return lerr(l, &e->start_mark, sub, "empty entry");
-		if (parse_ll(sval(e), &id) == 0) {
-			if (id < 0 || id >= (long long)UINT32_MAX)
+		if (config_id_parse(sval(e), groups, &id32) == -1) {
+			if (parse_ll(sval(e), &id) == 0)
 				return lerr(l, &e->start_mark, sub,
 				    "%s: id out of range", Q(e));
-		} else if (groups) {
-			if ((gr = getgrnam(sval(e))) == NULL)
-				return lerr(l, &e->start_mark, sub,
-				    "unknown group %s", Q(e));
-			id = gr->gr_gid;
-		} else {
-			if ((pw = getpwnam(sval(e))) == NULL)
-				return lerr(l, &e->start_mark, sub,
-				    "unknown user %s", Q(e));
-			id = pw->pw_uid;
+			return lerr(l, &e->start_mark, sub, "unknown %s %s",
+			    groups ? "group" : "user", Q(e));
 		}
+		id = id32;
 		/*
 		 * Root can remove the firewall, and the engine itself runs
 		 * as root:root: steering uid or gid 0 would trap the engine's
@@ -1282,6 +1183,8 @@ loopback_ports_key(struct loader *l, const struct key_spec *sp,
 /* ---- the schema -------------------------------------------------------- */
 
 static const char *const words_warn_block[] = { "warn", "block", NULL };
+static const char *const words_mode[] = { "balanced", "strict", "audit",
+    NULL };
 static const char *const words_header_mode[] = { "sensitive", "all", NULL };
 static const char *const words_log_format[] = { "text", "json", NULL };
 static const char *const words_fail_mode[] = { "open", "closed", NULL };
@@ -1321,8 +1224,8 @@ static const struct key_spec monitoring_keys[] = {
 };
 
 static const struct key_spec fetch_proxy_keys[] = {
-	{ .name = "listen", .type = KT_CUSTOM, FLD(fetch_proxy.listen),
-	  .parse = fetch_listen_key },
+	{ .name = "listen", .type = KT_HOSTPORT, FLD(fetch_proxy.listen),
+	  .mark = MK_FETCH_LISTEN },
 	K_DEF0("timeout_seconds", fetch_proxy.timeout_seconds),
 	K_DEF0("max_response_mb", fetch_proxy.max_response_mb),
 	K_STR("user_agent", fetch_proxy.user_agent),
@@ -1340,8 +1243,8 @@ static const struct key_spec forward_proxy_keys[] = {
 };
 
 static const struct key_spec tls_keys[] = {
-	{ .name = "enabled", .type = KT_CUSTOM, FLD(tls.enabled),
-	  .parse = tls_enabled_key },
+	{ .name = "enabled", .type = KT_BOOL, FLD(tls.enabled),
+	  .mark = MK_TLS_ENABLED },
 	K_PATH("ca_cert", tls.ca_cert),
 	K_PATH("ca_key", tls.ca_key),
 	K_PATH("upstream_ca_file", tls.upstream_ca_file),
@@ -1373,8 +1276,8 @@ static const struct key_spec request_body_keys[] = {
 
 static const struct key_spec dlp_keys[] = {
 	K_BOOL("scan_env", dlp_scan_env),
-	{ .name = "secrets_file", .type = KT_CUSTOM, FLD(dlp_secrets_file),
-	  .parse = secrets_file_key },
+	{ .name = "secrets_file", .type = KT_PATH, FLD(dlp_secrets_file),
+	  .mark = MK_SECRETS_FILE },
 	{ .name = "min_env_secret_length", .type = KT_INT,
 	  FLD(dlp_min_env_secret_length), .min = 1, .max = SECRETS_MAX_LINE,
 	  .flags = F_DEF0 },
@@ -1399,15 +1302,17 @@ static const struct key_spec kill_switch_keys[] = {
 	K_BOOL("metrics_exempt", kill_switch.metrics_exempt),
 	K_BOOL("api_exempt", kill_switch.api_exempt),
 	K_STR("api_token", kill_switch.api_token),
-	{ .name = "api_listen", .type = KT_CUSTOM, FLD(kill_switch.api_listen),
-	  .flags = F_EMPTY_OK, .parse = ks_listen_key },
+	{ .name = "api_listen", .type = KT_HOSTPORT,
+	  FLD(kill_switch.api_listen), .flags = F_EMPTY_OK,
+	  .mark = MK_KS_API_LISTEN },
 	K_LIST("allowlist_ips", kill_switch.allowlist_ips, KT_CIDRS, 0),
 	K_END
 };
 
 static const struct key_spec logging_keys[] = {
 	K_ENUM("format", logging.json, words_log_format),
-	K_CUST("output", logging_output),
+	{ .name = "output", .type = KT_CUSTOM, .parse = logging_output,
+	  .mark = MK_LOG_OUTPUT },
 	K_STR("file", logging.file),
 	K_BOOL("include_allowed", logging.include_allowed),
 	K_BOOL("include_blocked", logging.include_blocked),
@@ -1423,15 +1328,15 @@ static const struct key_spec ssrf_keys[] = {
 static const struct key_spec firewall_keys[] = {
 	K_CUST("agent_users", agent_ids),
 	K_CUST("agent_groups", agent_ids),
-	{ .name = "tproxy_port", .type = KT_CUSTOM, FLD(fw.tproxy_port),
-	  .min = 1, .max = 65535, .parse = tproxy_port_key },
+	{ .name = "tproxy_port", .type = KT_INT, FLD(fw.tproxy_port),
+	  .min = 1, .max = 65535, .mark = MK_TPROXY_PORT },
 	K_INT("queue_num", fw.queue_num, 0, 65535),
-	{ .name = "mark", .type = KT_CUSTOM, FLD(fw.mark), .min = 1,
-	  .max = UINT32_MAX, .parse = fw_mark_key },
-	{ .name = "engine_mark", .type = KT_CUSTOM, FLD(fw.engine_mark),
-	  .min = 1, .max = UINT32_MAX, .parse = engine_mark_key },
-	{ .name = "route_table", .type = KT_CUSTOM, FLD(fw.route_table),
-	  .min = 1, .max = UINT32_MAX, .parse = route_table_key },
+	{ .name = "mark", .type = KT_INT, FLD(fw.mark), .min = 1,
+	  .max = UINT32_MAX, .mark = MK_FW_MARK },
+	{ .name = "engine_mark", .type = KT_INT, FLD(fw.engine_mark),
+	  .min = 1, .max = UINT32_MAX, .mark = MK_ENGINE_MARK },
+	{ .name = "route_table", .type = KT_INT, FLD(fw.route_table),
+	  .min = 1, .max = UINT32_MAX, .mark = MK_ROUTE_TABLE },
 	K_INT("rule_priority", fw.rule_priority, 1, 32765),
 	K_ENUM("fail_mode", fw.fail_closed, words_fail_mode),
 	K_BOOL("ipv6", fw.ipv6),
@@ -1458,17 +1363,18 @@ static const struct key_spec firewall_keys[] = {
  */
 static const struct key_spec top_keys[] = {
 	K_DEF0("version", version),
-	K_CUST("mode", mode_key),
+	{ .name = "mode", .type = KT_ENUM, FLD(mode), .words = words_mode,
+	  .mark = MK_MODE },
 	K_BOOL("enforce", enforce),
 	K_BOOL("explain_blocks", explain_blocks),
-	{ .name = "api_allowlist", .type = KT_CUSTOM,
+	{ .name = "api_allowlist", .type = KT_STRLIST,
 	  FLD(scanner.api_allowlist), .flags = F_NONEMPTY,
-	  .parse = api_allowlist_key },
+	  .mark = MK_API_ALLOWLIST },
 	K_LIST("internal", scanner.internal, KT_CIDRS, 0),
 	K_LIST("trusted_domains", scanner.trusted_domains, KT_DOMAINS, 0),
 	K_SECT("ssrf", ssrf_keys),
-	{ .name = "metrics_listen", .type = KT_CUSTOM, FLD(metrics_listen),
-	  .flags = F_EMPTY_OK, .parse = metrics_listen_key },
+	{ .name = "metrics_listen", .type = KT_HOSTPORT, FLD(metrics_listen),
+	  .flags = F_EMPTY_OK, .mark = MK_METRICS_LISTEN },
 	K_SECT("fetch_proxy", fetch_proxy_keys),
 	K_SECT("forward_proxy", forward_proxy_keys),
 	K_SECT("tls_interception", tls_keys),
