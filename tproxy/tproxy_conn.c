@@ -360,6 +360,22 @@ conn_proc_lookup(struct conn *c)
 		c->gid = st.st_gid;
 }
 
+/*
+ * Write ev if the audit filter admits it; the process is looked up only
+ * then, as reading /proc costs syscalls per line.
+ */
+static void
+conn_audit_send(struct conn *c, struct audit_event *ev)
+{
+	if (!audit_admit(ev))
+		return;
+	conn_proc_lookup(c);
+	ev->pid = c->pid;
+	ev->gid = c->gid;
+	ev->exe = c->exe[0] ? c->exe : NULL;
+	audit_emit(ev);
+}
+
 static void
 conn_audit(struct conn *c, const char *event, const char *verdict,
     const char *reason)
@@ -390,13 +406,7 @@ conn_audit(struct conn *c, const char *event, const char *verdict,
 		ev.duration_ms = (long long)(now - c->t_start);
 	if (strcmp(event, "tcp_close") == 0)
 		ev.duration_ms = (long long)(now - c->t_start);
-	if (!audit_admit(&ev))
-		return;
-	conn_proc_lookup(c);
-	ev.pid = c->pid;
-	ev.gid = c->gid;
-	ev.exe = c->exe[0] ? c->exe : NULL;
-	audit_emit(&ev);
+	conn_audit_send(c, &ev);
 }
 
 /* Mark c closed: no more events; conn_reap() frees it. */
@@ -1497,13 +1507,7 @@ conn_http_audit_emit(struct conn *c, const struct inspect_audit *a,
 		ev.status = a->status;
 	ev.bytes_up = (long long)a->request_bytes;
 	ev.bytes_down = down;
-	if (!audit_admit(&ev))
-		return;
-	conn_proc_lookup(c);
-	ev.pid = c->pid;
-	ev.gid = c->gid;
-	ev.exe = c->exe[0] ? c->exe : NULL;
-	audit_emit(&ev);
+	conn_audit_send(c, &ev);
 }
 
 /*
@@ -1554,23 +1558,38 @@ conn_http_queue(struct conn *c, const char *resp, size_t len)
 	c->resp_off = 0;
 }
 
-/* Send the queued answer: 1 all sent, 0 try again later, -1 error. */
+/*
+ * Send buf[*off..end) without blocking, advancing *off by what went:
+ * 1 all sent, 0 try again later, -1 socket error.
+ */
 static int
-conn_http_flush(struct conn *c)
+conn_send_pending(int fd, const void *buf, size_t *off, size_t end)
 {
 	ssize_t n;
 
-	while (c->resp_off < c->resp_len) {
-		n = send(c->cfd, c->resp + c->resp_off, c->resp_len - c->resp_off,
+	while (*off < end) {
+		n = send(fd, (const char *)buf + *off, end - *off,
 		    MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n > 0) {
-			c->resp_off += (size_t)n;
+			*off += (size_t)n;
 			continue;
 		}
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			return 0;
 		return -1;
 	}
+	return 1;
+}
+
+/* Send the queued answer: 1 all sent, 0 try again later, -1 error. */
+static int
+conn_http_flush(struct conn *c)
+{
+	int r;
+
+	if ((r = conn_send_pending(c->cfd, c->resp, &c->resp_off,
+	    c->resp_len)) != 1)
+		return r;
 	c->resp_len = c->resp_off = 0;
 	return 1;
 }
@@ -1862,19 +1881,11 @@ conn_http_pre(struct conn *c)
 static int
 conn_http_send(struct conn *c)
 {
-	ssize_t n;
+	int r;
 
-	while (c->bsent < c->bjudged) {
-		n = send(c->ufd, c->buf + c->bsent, c->bjudged - c->bsent,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0) {
-			c->bsent += (size_t)n;
-			continue;
-		}
-		if (n == -1 && (errno == EAGAIN || errno == EINTR))
-			return 0;
-		return -1;
-	}
+	if ((r = conn_send_pending(c->ufd, c->buf, &c->bsent,
+	    c->bjudged)) != 1)
+		return r;
 	if (c->bsent == c->blen && c->bsent > 0)
 		c->blen = c->bjudged = c->bsent = 0;
 	/*
