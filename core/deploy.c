@@ -31,6 +31,7 @@
 
 #include "core/cli.h"
 #include "core/config.h"
+#include "tproxy/engine.h"	/* ENGINE_FDS_PER_CONN: the unit's LimitNOFILE */
 
 #define DEPLOY_DEFAULT_CONFIG	"/etc/pipelock-fw/pipelock.yaml"
 #define DEPLOY_CONFIG_DIR	"/etc/pipelock-fw"
@@ -40,6 +41,7 @@
 #define DEPLOY_NAME_MAX		40	/* leaves room for "-egress" etc. in
 					   a 63-character DNS label */
 #define DEPLOY_CONFIG_MAX	(512u << 10)	/* k8s ConfigMap: 1 MiB max */
+#define DEPLOY_NOFILE_MIN	65536ul	/* the unit's LimitNOFILE at least */
 
 enum deploy_kind {
 	DEPLOY_COMPOSE = 0,
@@ -72,6 +74,7 @@ struct deploy_info {
 	char		 pod_config[PATH_MAX];	/* path inside the deployment */
 	unsigned	 proxy_port;
 	int		 forward_proxy;
+	unsigned long	 nofile;	/* systemd LimitNOFILE= */
 	char		*text;		/* the file itself (k8s ConfigMap) */
 	size_t		 textlen;
 };
@@ -315,6 +318,7 @@ info_load(const struct deploy_opts *o, struct deploy_info *di)
 
 	memset(di, 0, sizeof(*di));
 	di->proxy_port = DEPLOY_PROXY_PORT;
+	di->nofile = DEPLOY_NOFILE_MIN;
 	snprintf(di->pod_config, sizeof(di->pod_config), "%s",
 	    DEPLOY_DEFAULT_CONFIG);
 	if (o->config == NULL)
@@ -336,6 +340,15 @@ info_load(const struct deploy_opts *o, struct deploy_info *di)
 	if (port_of(cfg->fetch_proxy.listen) != 0)
 		di->proxy_port = port_of(cfg->fetch_proxy.listen);
 	di->forward_proxy = cfg->forward_proxy.enabled;
+	/*
+	 * The unit gives no CAP_SYS_RESOURCE, so the engine cannot raise its
+	 * hard RLIMIT_NOFILE itself: LimitNOFILE= has to cover every
+	 * connection max_conns_total allows (what run's rlimit_raise wants).
+	 */
+	if ((unsigned long)cfg->fw.max_conns_total * ENGINE_FDS_PER_CONN +
+	    ENGINE_FD_RESERVE > di->nofile)
+		di->nofile = (unsigned long)cfg->fw.max_conns_total *
+		    ENGINE_FDS_PER_CONN + ENGINE_FD_RESERVE;
 	/* an absolute path is where the deployment has it too */
 	if (o->config[0] != '/') {
 		base = strrchr(o->config, '/');
@@ -500,8 +513,11 @@ emit_systemd(FILE *f, const struct deploy_opts *o,
 	    "UMask=0077\n"
 	    "# firewall.max_conns_total (default 8192) x 6 descriptors per "
 	    "relayed connection\n"
-	    "# (2 sockets, 2 pipes) + 256 = 49408; raise with the limit.\n"
-	    "LimitNOFILE=65536\n"
+	    "# (2 sockets, 2 pipes) + 256, at least 65536: without "
+	    "CAP_SYS_RESOURCE the engine\n"
+	    "# cannot raise this hard limit itself (it warns at start if it "
+	    "falls short).\n"
+	    "LimitNOFILE=%lu\n"
 	    "#\n"
 	    "# Capabilities, the minimum:\n"
 	    "#   CAP_NET_ADMIN        nftables, ip rules and routes, "
@@ -549,7 +565,7 @@ emit_systemd(FILE *f, const struct deploy_opts *o,
 	    "\n"
 	    "[Install]\n"
 	    "WantedBy=multi-user.target\n",
-	    o->binary, di->pod_config, o->binary, di->pod_config);
+	    o->binary, di->pod_config, o->binary, di->pod_config, di->nofile);
 }
 
 /*

@@ -5,6 +5,7 @@
  * policy_new() is the only place patterns are compiled, so `check --config`,
  * the daemon's start and every reload go through the same code and report a
  * bad pattern the same way: FILE:LINE:COL: dlp.patterns[i].regex: ...
+ * The Vectorscan database is compiled in a child process (core/hsdb.h).
  *
  * dlp.scan_env: pipelock snapshots its own environment, but this daemon's
  * environment holds none of the agents' secrets, so the snapshot is taken
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/hsdb.h"
 #include "core/log.h"
 #include "scanner/normalize.h"
 #include "scanner/scanner.h"
@@ -222,6 +224,7 @@ pattern_error(const struct config *cfg, const char *scerr, char *err,
 
 	for (i = 0; i < cfg->scanner.npatterns; i++) {
 		one = cfg->scanner;
+		one.hs_compile = hsdb_compile;
 		one.patterns = &cfg->scanner.patterns[i];
 		one.npatterns = 1;
 		one.dlp_include_defaults = 0;
@@ -252,6 +255,7 @@ struct policy *
 policy_new(struct config *cfg, char *err, size_t errlen)
 {
 	struct policy *p = NULL;
+	struct scanner_config sc;
 	char e[CONFIG_ERR_MAX];
 
 	if (cfg == NULL) {
@@ -264,7 +268,10 @@ policy_new(struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if ((p->scanner = scanner_new(&cfg->scanner, e, sizeof(e))) == NULL) {
+	/* a long-lived process must not keep the compiler resident */
+	sc = cfg->scanner;
+	sc.hs_compile = hsdb_compile;
+	if ((p->scanner = scanner_new(&sc, e, sizeof(e))) == NULL) {
 		pattern_error(cfg, e, err, errlen);
 		goto fail;
 	}

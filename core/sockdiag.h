@@ -23,9 +23,15 @@ struct sockdiag_owner {
  * Find the socket whose local address is src and remote address is dst
  * (both AF_INET or both AF_INET6; proto IPPROTO_TCP or IPPROTO_UDP) in the
  * caller's network namespace.  0 and *out filled when found, -1 otherwise.
+ * Called once per intercepted connection, so the netlink socket is kept
+ * open per thread (in the namespace of the thread's first call): a thread
+ * that changes namespace calls sockdiag_thread_free() first.
  */
 int sockdiag_owner_find(const struct sockaddr *src, const struct sockaddr *dst,
     int proto, struct sockdiag_owner *out);
+
+/* Close this thread's sockdiag_owner_find() socket (a thread's exit). */
+void sockdiag_thread_free(void);
 
 /*
  * Look up pid and executable path of the process holding socket inode

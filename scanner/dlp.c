@@ -146,11 +146,18 @@ struct dlp_tls {
 	size_t			 nreg;
 	char			*norm;		/* dlp_scan_text's copy */
 	size_t			 normcap;
-	uint64_t		*tshape;	/* shape triggers, one pass */
+	uint64_t		*tshape;	/* shape, seed triggers, one pass */
 	size_t			 ntshape;
 	/* Run triggers per text depth, kept while deeper layers scan. */
 	uint64_t		*truns[DLP_RSLOT_NONE + 1];
 	size_t			 ntruns[DLP_RSLOT_NONE + 1];
+	/*
+	 * dlp_scan_text() ran the trigger pass of its input (slot 0) before
+	 * the first pass over it: the pass that checked it is plain text.
+	 */
+	const char		*pre;
+	size_t			 prelen;
+	int			 prepct;	/* pre has a '%' */
 };
 
 static _Thread_local struct dlp_tls dlp_tls;
@@ -625,17 +632,21 @@ dlp_hs_literal(const char *s, size_t len)
 /*
  * Build the one database.  A pattern Vectorscan rejects even in prefilter
  * mode is marked `always` (PCRE2 runs it on every input) and the compile
- * is retried without it.
+ * is retried without it.  With a compile hook (scanner_config.hs_compile)
+ * someone else compiles and this process only deserializes: the same
+ * retries, the same messages.
  */
 static int
-dlp_build_db(struct dlp *d, char *err, size_t errlen)
+dlp_build_db(struct dlp *d, scanner_hs_compile_fn *compile, char *err,
+    size_t errlen)
 {
 	hs_compile_error_t *cerr = NULL;
 	const char **exprs = NULL;
 	unsigned *flags = NULL, *ids = NULL;
-	char **owned = NULL;
-	size_t max = d->npats + 1 + d->nforms, n, i, nowned = 0, tries;
-	int ret = -1;
+	char **owned = NULL, *img, msg[256];
+	size_t max = d->npats + 1 + d->nforms, n, i, nowned = 0, tries, imglen;
+	int ret = -1, bad;
+	hs_error_t herr;
 
 	exprs = calloc(max, sizeof(*exprs));
 	flags = calloc(max, sizeof(*flags));
@@ -672,18 +683,37 @@ dlp_build_db(struct dlp *d, char *err, size_t errlen)
 			ret = 0;
 			goto cleanup;
 		}
-		if (hs_compile_multi(exprs, flags, ids, (unsigned)n,
+		if (compile != NULL) {
+			img = NULL;
+			imglen = 0;
+			bad = -1;
+			msg[0] = '\0';
+			if (compile(exprs, flags, ids, (unsigned)n, &img,
+			    &imglen, &bad, msg, sizeof(msg)) == 0) {
+				herr = hs_deserialize_database(img, imglen,
+				    &d->db);
+				free(img);
+				if (herr == HS_SUCCESS)
+					break;
+				snprintf(err, errlen, "dlp: Vectorscan: cannot "
+				    "load the compiled database (error %d)",
+				    (int)herr);
+				goto cleanup;
+			}
+		} else if (hs_compile_multi(exprs, flags, ids, (unsigned)n,
 		    HS_MODE_BLOCK, NULL, &d->db, &cerr) == HS_SUCCESS)
 			break;
-		if (cerr->expression < 0 || (unsigned)cerr->expression >= n ||
-		    ids[cerr->expression] >= d->npats) {
-			snprintf(err, errlen, "dlp: Vectorscan: %s",
-			    cerr->message);
+		else {
+			bad = cerr->expression;
+			snprintf(msg, sizeof(msg), "%s", cerr->message);
+			hs_free_compile_error(cerr);
+			cerr = NULL;
+		}
+		if (bad < 0 || (unsigned)bad >= n || ids[bad] >= d->npats) {
+			snprintf(err, errlen, "dlp: Vectorscan: %s", msg);
 			goto cleanup;
 		}
-		d->pats[ids[cerr->expression]].always = 1;
-		hs_free_compile_error(cerr);
-		cerr = NULL;
+		d->pats[ids[bad]].always = 1;
 	}
 	ret = 0;
 cleanup:
@@ -724,7 +754,7 @@ dlp_new(const struct scanner_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "dlp: out of memory");
 		goto fail;
 	}
-	if (dlp_build_db(d, err, errlen) == -1)
+	if (dlp_build_db(d, cfg->hs_compile, err, errlen) == -1)
 		goto fail;
 	if ((d->always_bits = calloc((d->npats + 63) / 64 + 1,
 	    sizeof(*d->always_bits))) == NULL) {
@@ -1355,8 +1385,14 @@ dlp_shapes_sync(const unsigned char *s, size_t p, size_t lo)
 #define K2_BS	0x04	/* '\\' */
 #define K2_X	0x08	/* 'x' 'X' */
 #define K2_ZERO	0x10
-#define K2_AN	0x20	/* [0-9A-Za-z] */
-#define K2_B58	0x40	/* [1-9A-Za-z]: base58 under (?i) */
+#define K2_CTRL	0x20	/* not plain text: controls but \t \n \r, DEL */
+#define K2_PCT	0x40	/* '%' */
+
+#define DLP_TF_UNPLAIN	0x1	/* dlp_trig(): not plain text, stopped */
+#define DLP_TF_PCT	0x2	/* dlp_trig(): a '%' */
+
+/* The fewest bytes of a seed phrase: 12 words of 3 letters, 11 separators. */
+#define DLP_SEED_SPAN	47
 
 static unsigned char dlp_ktab[2][128];
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -1397,8 +1433,9 @@ dlp_ktab_init(void)
 		k2 |= c == '\\' ? K2_BS : 0;
 		k2 |= (c | 0x20) == 'x' ? K2_X : 0;
 		k2 |= c == '0' ? K2_ZERO : 0;
-		k2 |= alpha || digit ? K2_AN : 0;
-		k2 |= alpha || (digit && c != '0') ? K2_B58 : 0;
+		k2 |= (c < 0x20 && c != '\t' && c != '\n' && c != '\r') ||
+		    c == 0x7f ? K2_CTRL : 0;
+		k2 |= c == '%' ? K2_PCT : 0;
 		dlp_ktab[0][c] = k;
 		dlp_ktab[1][c] = k2;
 	}
@@ -1487,19 +1524,23 @@ struct dlp_vcarry {
 /*
  * Triggers of 8 blocks from their class masks (k0[bit]: lanes of the
  * blocks' K_* class bit, k1[bit]: K2_*, k1[7]: the bytes in the buffer);
- * c holds the 8 blocks before and receives these.
+ * c holds the 8 blocks before and receives these.  Shapes go to st, the
+ * seed phrase to sst: its stretches get a quick look of their own
+ * (dlp_seed_none()).
  */
 static inline DLP_TARGET void
 dlp_trig_8(struct dlp_vcarry *c, const __m512i k0[8], const __m512i k1[8],
-    __m512i *rt, __m512i *ht, __m512i *st)
+    __m512i *rt, __m512i *ht, __m512i *st, __m512i *sst)
 {
 #define AND(a, b)	_mm512_and_si512(a, b)
 #define OR(a, b)	_mm512_or_si512(a, b)
 #define ANDN(a, b)	_mm512_andnot_si512(a, b)	/* ~a & b */
 	__m512i tok = k0[0], hex = k0[1], hs = k0[2], w = k0[3], d = k0[4];
 	__m512i l = k0[5], ssep = k0[6], ds = k0[7], dot = k1[0], hy = k1[1];
-	__m512i bs = k1[2], x = k1[3], zero = k1[4], an = k1[5], b58 = k1[6];
-	__m512i valid = k1[7];
+	__m512i bs = k1[2], x = k1[3], zero = k1[4], valid = k1[7];
+	/* [0-9A-Za-z], and [1-9A-Za-z]: base58 under (?i). */
+	__m512i an = _mm512_or_si512(l, d);
+	__m512i b58 = _mm512_or_si512(l, _mm512_andnot_si512(zero, d));
 	__m512i ones = _mm512_set1_epi64(-1);
 	__m512i phex = dlp_vprev(hex, c->hex), phs = dlp_vprev(hs, c->hs);
 	__m512i pd = dlp_vprev(d, c->d), pl = dlp_vprev(l, c->l);
@@ -1551,8 +1592,9 @@ dlp_trig_8(struct dlp_vcarry *c, const __m512i k0[8], const __m512i k1[8],
 	    OR(dlp_vrow(l, pl, 9), ANDN(l, ANDN(dlp_vshl(l2, pl2, 2),
 	    dlp_vshl(l, pl, 1)))));
 	good = _mm512_xor_si512(bad, ones);
-	t = OR(t, dlp_vrow(good, dlp_vprev(good, c->good), 47));
 	*st = AND(t, valid);
+	*sst = AND(dlp_vrow(good, dlp_vprev(good, c->good), DLP_SEED_SPAN),
+	    valid);
 	c->tok = tok;
 	c->hex = hex;
 	c->h2 = h2;
@@ -1634,20 +1676,24 @@ dlp_vtranspose(const __m512i in[8], __m512i out[8])
 /*
  * AVX-512 classification: one 128-entry table lookup per 64 bytes gives
  * every class at once; bytes >= 0x80 are in no class.  rt/st receive one
- * bit per byte ((len + 63) / 64 words each; st may be NULL).
+ * bit per byte ((len + 63) / 64 words each; st may be NULL, else it is the
+ * shape triggers followed by the seed-phrase triggers).  With flags,
+ * it also says what norm_text_plain() and a '%' search would: on the
+ * first byte that is not plain text it stops (the caller normalises and
+ * starts again), and DLP_TF_PCT means a '%'.
  */
 __attribute__((target("avx512f,avx512bw,avx512vbmi,avx512vbmi2,gfni")))
 static void
 dlp_trig_avx512(const unsigned char *s, size_t len, uint64_t *rt,
-    uint64_t *ht, uint64_t *st)
+    uint64_t *ht, uint64_t *st, unsigned *flags)
 {
 	struct dlp_vcarry c;
 	__m512i t0lo = _mm512_loadu_si512(dlp_ktab[0]);
 	__m512i t0hi = _mm512_loadu_si512(dlp_ktab[0] + 64);
 	__m512i t1lo = _mm512_loadu_si512(dlp_ktab[1]);
 	__m512i t1hi = _mm512_loadu_si512(dlp_ktab[1] + 64);
-	__m512i v, r0[8], r1[8], k0[8], k1[8], vr, vh, vs;
-	__mmask64 m, ascii;
+	__m512i v, v1, r0[8], r1[8], k0[8], k1[8], vr, vh, vs, vss;
+	__mmask64 m, ascii, unplain = 0, pct = 0;
 	__mmask8 lanes;
 	size_t b, g, j, nb = (len + 63) / 64;
 
@@ -1666,20 +1712,32 @@ dlp_trig_avx512(const unsigned char *s, size_t len, uint64_t *rt,
 			ascii = ~_mm512_movepi8_mask(v) & m;
 			r0[j] = dlp_vbits(_mm512_maskz_permutex2var_epi8(ascii,
 			    t0lo, v, t0hi));
+			v1 = _mm512_maskz_permutex2var_epi8(ascii, t1lo, v,
+			    t1hi);
+			/* Not plain: >= 0x80 or K2_CTRL (norm_text_plain()). */
+			unplain |= (m & ~ascii) | _mm512_test_epi8_mask(v1,
+			    _mm512_set1_epi8(K2_CTRL));
+			pct |= _mm512_test_epi8_mask(v1,
+			    _mm512_set1_epi8(K2_PCT));
 			/* K2_* use bits 0..6: bit 7 carries the valid bytes. */
-			r1[j] = _mm512_mask_set1_epi64(dlp_vbits(
-			    _mm512_maskz_permutex2var_epi8(ascii, t1lo, v,
-			    t1hi)), 0x80, (long long)m);
+			r1[j] = _mm512_mask_set1_epi64(dlp_vbits(v1), 0x80,
+			    (long long)m);
 		}
 		dlp_vtranspose(r0, k0);
 		dlp_vtranspose(r1, k1);
-		dlp_trig_8(&c, k0, k1, &vr, &vh, &vs);
+		dlp_trig_8(&c, k0, k1, &vr, &vh, &vs, &vss);
 		lanes = nb - g >= 8 ? 0xff : (__mmask8)((1u << (nb - g)) - 1);
 		_mm512_mask_storeu_epi64(rt + g, lanes, vr);
 		_mm512_mask_storeu_epi64(ht + g, lanes, vh);
-		if (st)
+		if (st) {
 			_mm512_mask_storeu_epi64(st + g, lanes, vs);
+			_mm512_mask_storeu_epi64(st + nb + g, lanes, vss);
+		}
+		if (unplain && flags != NULL)
+			break;
 	}
+	if (flags != NULL)
+		*flags = (unplain ? DLP_TF_UNPLAIN : 0) | (pct ? DLP_TF_PCT : 0);
 }
 #endif
 
@@ -1703,16 +1761,19 @@ dlp_bitmap(uint64_t **map, size_t *cap, size_t len)
 
 /*
  * Trigger bitmaps of buf: runs triggers into rt (token runs, then hex
- * joints: 2 * (len + 63) / 64 words), shape triggers into st (NULL: not
- * wanted).  Returns -1 when there is no SIMD path: callers scan every byte.
+ * joints: 2 * (len + 63) / 64 words), shape triggers then seed triggers
+ * into st (likewise; NULL: not wanted), flags: see dlp_trig_avx512()
+ * (NULL: not wanted).  Returns -1 when there is no SIMD path: callers
+ * scan every byte.
  */
 static int
-dlp_trig(const char *buf, size_t len, uint64_t *rt, uint64_t *st)
+dlp_trig(const char *buf, size_t len, uint64_t *rt, uint64_t *st,
+    unsigned *flags)
 {
 #ifdef DLP_X86
 	if (dlp_simd) {
 		dlp_trig_avx512((const unsigned char *)buf, len, rt,
-		    rt + (len + 63) / 64, st);
+		    rt + (len + 63) / 64, st, flags);
 		return 0;
 	}
 #endif
@@ -1740,21 +1801,112 @@ dlp_bits_end(const uint64_t *bm, size_t nw, size_t p)
 	return z == 0 ? nw * 64 : w * 64 + (size_t)__builtin_ctzll(z);
 }
 
-/* The shape pass: from each trigger's sync point, or over every byte. */
+#define DLP_SEED_LOOK	512	/* longest stretch dlp_seed_none() looks at */
+
+/*
+ * 1 if the seed triggers [p, e) (a maximal stretch) cannot give a seed
+ * region, so the shape pass may skip them.  Their text is [a, e), a = p -
+ * (DLP_SEED_SPAN - 1): every byte a letter or a seed separator, letter
+ * runs of 3..8 (the trigger's "good" bytes), with bad bytes at a - 1 and
+ * e.  The shape pass
+ * counts possible list words (dlp_bip_maybe()) and, there, only they are
+ * \w runs and nothing but a word that is not one resets the count.  Any
+ * min_words such words in a row lie inside the stretch's text (they are
+ * good bytes, and at least DLP_SEED_SPAN of them), so this counts them
+ * there, with the letter runs from 64-bit masks.  A run cut by either end
+ * (a letter at a - 1 or at e: 9 letters or more) is not a word.
+ */
+#ifdef DLP_X86
+__attribute__((target("avx512f,avx512bw,popcnt")))
+#endif
+static int
+dlp_seed_none(const struct dlp *d, const unsigned char *s, size_t len,
+    size_t p, size_t e)
+{
+	uint64_t lm[DLP_SEED_LOOK / 64 + 1], bits, prev = 0;
+	size_t a, n, nw, w, x, y, runs = 0;
+	int words = 0;
+
+	if (p < DLP_SEED_SPAN - 1 || e - p > DLP_SEED_LOOK - DLP_SEED_SPAN)
+		return 0;
+	a = p - (DLP_SEED_SPAN - 1);
+	n = e - a;
+	nw = (n + 63) / 64;
+	for (w = 0; w < nw; w++) {
+#ifdef DLP_X86
+		__mmask64 k = n - w * 64 >= 64 ? ~0ULL :
+		    (1ULL << (n - w * 64)) - 1;
+		__m512i v = _mm512_maskz_loadu_epi8(k, s + a + w * 64);
+
+		/* (c | 0x20) - 'a' < 26: the S_ALPHA bytes. */
+		lm[w] = _mm512_mask_cmplt_epu8_mask(k, _mm512_sub_epi8(
+		    _mm512_or_si512(v, _mm512_set1_epi8(0x20)),
+		    _mm512_set1_epi8('a')), _mm512_set1_epi8(26));
+#else
+		lm[w] = 0;
+		for (x = 0; x < 64 && w * 64 + x < n; x++)
+			lm[w] |= (uint64_t)((dlp_scls[s[a + w * 64 + x]] &
+			    S_ALPHA) != 0) << x;
+#endif
+	}
+	lm[nw] = 0;
+	/* Fewer letter runs than words needed (most prose): no look-up. */
+	for (w = 0; w < nw; w++) {
+		runs += (size_t)__builtin_popcountll(lm[w] &
+		    ~(lm[w] << 1 | prev));
+		prev = lm[w] >> 63;
+	}
+	if (runs < (size_t)d->seed_min)
+		return 1;
+	for (x = 0; x < n; x = y) {
+		/* The next letter run [x, y). */
+		w = x / 64;
+		bits = lm[w] & (~0ULL << (x % 64));
+		while (bits == 0 && ++w < nw)
+			bits = lm[w];
+		if (bits == 0)
+			break;
+		x = w * 64 + (size_t)__builtin_ctzll(bits);
+		bits = ~lm[w] & (~0ULL << (x % 64));
+		while (bits == 0)
+			bits = ~lm[++w];
+		y = w * 64 + (size_t)__builtin_ctzll(bits);
+		if (y > n)
+			y = n;
+		if ((x == 0 && a > 0 && (dlp_scls[s[a - 1]] & S_ALPHA)) ||
+		    (y == n && e < len && (dlp_scls[s[e]] & S_ALPHA)) ||
+		    y - x < 3 || y - x > 8 || !dlp_bip_maybe(s + a + x, y - x))
+			words = 0;
+		else if (++words >= d->seed_min)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * The shape pass over the trigger stretches of bitmap tr (want: what the
+ * ranges look for), each from its sync point.  skip, when not NULL, may
+ * rule a stretch out.
+ */
 static void
-dlp_shapes(const struct dlp *d, struct dlp_tls *t, const char *buf,
-    size_t len, int want, const uint64_t *st)
+dlp_shapes_trig(const struct dlp *d, struct dlp_tls *t, const char *buf,
+    size_t len, int want, const uint64_t *tr,
+    int (*skip)(const struct dlp *, const unsigned char *, size_t, size_t,
+    size_t))
 {
 	const unsigned char *s = (const unsigned char *)buf;
-	size_t i = 0, w, p, nw = (len + 63) / 64;
+	size_t i = 0, w, p, e, nw = (len + 63) / 64;
 	uint64_t bits;
 
-	if (st == NULL) {
-		dlp_shapes_range(d, t, buf, len, want, 0, len);
-		return;
-	}
 	for (w = 0; w < nw; w++) {
-		bits = st[w] & dlp_from_mask(i, w);
+		/* Shape triggers are sparse: 512 bytes without one at a time. */
+		while (w + 8 <= nw && (tr[w] | tr[w + 1] | tr[w + 2] |
+		    tr[w + 3] | tr[w + 4] | tr[w + 5] | tr[w + 6] |
+		    tr[w + 7]) == 0)
+			w += 8;
+		if (w >= nw)
+			break;
+		bits = tr[w] & dlp_from_mask(i, w);
 		while (bits) {
 			p = w * 64 + (size_t)__builtin_ctzll(bits);
 			bits &= bits - 1;
@@ -1764,13 +1916,38 @@ dlp_shapes(const struct dlp *d, struct dlp_tls *t, const char *buf,
 			 * A stretch of triggers (seed-like text) in one range:
 			 * one walk back, not one per trigger.
 			 */
-			i = dlp_shapes_range(d, t, buf, len, want,
-			    dlp_shapes_sync(s, p, i), dlp_bits_end(st, nw, p));
+			e = dlp_bits_end(tr, nw, p);
+			if (skip != NULL && skip(d, s, len, p, e))
+				i = e;
+			else
+				i = dlp_shapes_range(d, t, buf, len, want,
+				    dlp_shapes_sync(s, p, i), e);
 			if (i >= (w + 1) * 64)
 				break;
 			bits &= ~0ULL << (i - w * 64);
 		}
 	}
+}
+
+/*
+ * The shape pass: from each trigger's sync point, or over every byte (st
+ * NULL).  The seed phrase has triggers of its own (after the others in
+ * st) and a quick look that rules most of them out (dlp_seed_none()).
+ */
+static void
+dlp_shapes(const struct dlp *d, struct dlp_tls *t, const char *buf,
+    size_t len, int want, const uint64_t *st)
+{
+	if (st == NULL) {
+		dlp_shapes_range(d, t, buf, len, want, 0, len);
+		return;
+	}
+	if (want & DLP_WANT_PATTERNS)
+		dlp_shapes_trig(d, t, buf, len, want & ~DLP_WANT_SEED, st,
+		    NULL);
+	if ((want & DLP_WANT_SEED) && d->seed_enabled)
+		dlp_shapes_trig(d, t, buf, len, DLP_WANT_SEED,
+		    st + (len + 63) / 64, dlp_seed_none);
 }
 
 /*
@@ -1818,10 +1995,16 @@ dlp_pass(const struct dlp *d, const char *buf, size_t len,
 		rt = dlp_bitmap(&t->truns[rslot], &t->ntruns[rslot],
 		    (len + 63) / 64 * 128);
 		if (shapes)
-			st = dlp_bitmap(&t->tshape, &t->ntshape, len);
+			st = dlp_bitmap(&t->tshape, &t->ntshape,
+			    (len + 63) / 64 * 128);
 		if (rt == NULL || (shapes && st == NULL))
 			goto fail;
-		if (dlp_trig(buf, len, rt, st) == -1)
+		if (t->pre == buf && t->prelen == len && rslot == 0 &&
+		    shapes) {
+			t->pre = NULL;	/* dlp_scan_text() did it */
+			if (rtrig != NULL)
+				*rtrig = rt;
+		} else if (dlp_trig(buf, len, rt, st, NULL) == -1)
 			st = NULL;	/* no SIMD: every byte */
 		else if (rtrig != NULL)
 			*rtrig = rt;
@@ -2059,6 +2242,17 @@ dlp_hex_printable(const char *t, size_t n)
 	return 1;
 }
 
+/*
+ * Would dlp_token() try a decoding at all?  Most tokens of text (UUIDs,
+ * one-case words) allow none: the call is spared.
+ */
+static inline int
+dlp_token_any(unsigned k, unsigned seen)
+{
+	return (k & (C_HEX | C_B32)) || ((k & C_B64) &&
+	    (seen & (C_UP | C_LO)) == (C_UP | C_LO));
+}
+
 /* Try every decoding the bytes of a token allow. */
 static int
 dlp_token(const struct dlp *d, const char *t, size_t n, unsigned char k,
@@ -2118,7 +2312,7 @@ dlp_hexsep_end(const unsigned char *s, size_t len, size_t i)
 #ifdef DLP_X86
 /* dlp_span() 64 bytes a step: two table lookups, then masks. */
 __attribute__((target("avx512f,avx512bw,avx512vbmi")))
-static size_t
+static inline size_t
 dlp_span_avx512(const unsigned char *s, size_t j, size_t lim,
     unsigned stop, unsigned *kand, unsigned *kor)
 {
@@ -2168,7 +2362,7 @@ struct dlp_chunk {
 
 #ifdef DLP_X86
 __attribute__((target("avx512f,avx512bw,avx512vbmi")))
-static void
+static inline void
 dlp_chunk_avx512(const unsigned char *s, size_t j, size_t lim,
     struct dlp_chunk *ch)
 {
@@ -2212,7 +2406,7 @@ dlp_chunk_classes(const struct dlp_chunk *ch, uint64_t m, unsigned *kand,
  * classes, and the chunk for its pieces.  0 when there is no SIMD path
  * or the run is longer (the byte loop then does it).
  */
-static int
+static inline __attribute__((always_inline)) int
 dlp_run_chunk(const struct dlp *d, const unsigned char *s, size_t len,
     size_t i, size_t lim, struct dlp_chunk *ch, size_t *j, unsigned *kand,
     unsigned *kor)
@@ -2248,7 +2442,7 @@ dlp_run_chunk(const struct dlp *d, const unsigned char *s, size_t len,
 /* The first '.' or '/' in [p, lim), or lim: where a run's piece ends. */
 #ifdef DLP_X86
 __attribute__((target("avx512f,avx512bw")))
-static size_t
+static inline size_t
 dlp_piece_end_avx512(const unsigned char *s, size_t p, size_t lim)
 {
 	__mmask64 m, hit;
@@ -2266,7 +2460,7 @@ dlp_piece_end_avx512(const unsigned char *s, size_t p, size_t lim)
 }
 #endif
 
-static size_t
+static inline __attribute__((always_inline)) size_t
 dlp_piece_end(const struct dlp *d, const unsigned char *s, size_t p,
     size_t lim)
 {
@@ -2285,7 +2479,7 @@ dlp_piece_end(const struct dlp *d, const unsigned char *s, size_t p,
  * and ORs them into *kor.  PCRE2-only mode (the tests' reference) keeps
  * the plain loop.
  */
-static size_t
+static inline __attribute__((always_inline)) size_t
 dlp_span(const struct dlp *d, const unsigned char *s, size_t j, size_t lim,
     unsigned stop, unsigned *kand, unsigned *kor)
 {
@@ -2311,7 +2505,7 @@ dlp_span(const struct dlp *d, const unsigned char *s, size_t j, size_t lim,
  * decodings.  Returns where the scan stopped (at or after `to`); *rcp
  * gets -1 on an internal error.
  */
-static size_t
+static inline __attribute__((always_inline)) size_t
 dlp_runs_range(const struct dlp *d, const char *buf, size_t len,
     enum scan_where where, const char *host, const struct dlp_map *map,
     int depth, struct scan_result *res, size_t from, size_t to, int *rcp)
@@ -2324,6 +2518,7 @@ dlp_runs_range(const struct dlp *d, const char *buf, size_t len,
 	uint64_t sep, ns;
 	int rc = 0, dots, slashes, inchunk, pieces;
 
+	ch.dot = ch.slash = 0;	/* read only when inchunk: quiets the compiler */
 	while (i < len && i < to && rc >= 0) {
 		/* Most bytes of text start nothing: skip them in a tight loop. */
 		while (i < len && !(dlp_class[s[i]] & C_START))
@@ -2375,8 +2570,9 @@ dlp_runs_range(const struct dlp *d, const char *buf, size_t len,
 			else if (dots)
 				rc = 0;
 			else
-				rc = dlp_token(d, buf + i, j - i, k, kor, where,
-				    host, off, depth, res);
+				rc = dlp_token_any(k, kor) ? dlp_token(d,
+				    buf + i, j - i, k, kor, where, host, off,
+				    depth, res) : 0;
 			/*
 			 * Pieces between '.' and '/' (path segments, JWT parts):
 			 * their classes only for the pieces long enough to try,
@@ -2417,9 +2613,10 @@ dlp_runs_range(const struct dlp *d, const char *buf, size_t len,
 				else
 					(void)dlp_span(d, s, p, q, R_DOT | R_SLASH,
 					    &kand, &kor);
-				rc = dlp_token(d, buf + p, q - p,
-				    (unsigned char)kand, kor, where, host,
-				    dlp_map_off(map, p), depth, res);
+				rc = dlp_token_any(kand, kor) ? dlp_token(d,
+				    buf + p, q - p, (unsigned char)kand, kor,
+				    where, host, dlp_map_off(map, p), depth,
+				    res) : 0;
 			}
 		}
 		i = j;
@@ -2434,7 +2631,7 @@ dlp_runs_range(const struct dlp *d, const char *buf, size_t len,
  * nor '\\', before every hex-and-separator byte leading to p (a
  * separated hex run that triggered at p starts there).
  */
-static size_t
+static inline __attribute__((always_inline)) size_t
 dlp_runs_sync(const unsigned char *s, size_t p, size_t lo, int hex)
 {
 	size_t x = p;
@@ -2450,24 +2647,20 @@ dlp_runs_sync(const unsigned char *s, size_t p, size_t lo, int hex)
 	return x;
 }
 
-/* Encoded runs: from each trigger's sync point, or over every byte. */
+#ifdef DLP_X86
+/* The trigger loop of dlp_runs(), compiled for the SIMD path. */
+__attribute__((target("avx512f,avx512bw,avx512vbmi,avx512vbmi2,gfni")))
 static int
-dlp_runs(const struct dlp *d, const char *buf, size_t len,
+dlp_runs_trig(const struct dlp *d, const char *buf, size_t len,
     enum scan_where where, const char *host, const struct dlp_map *map,
     int depth, struct scan_result *res, const uint64_t *rt)
 {
 	const unsigned char *s = (const unsigned char *)buf;
 	size_t i = 0, w, p, nw = (len + 63) / 64;
-	const uint64_t *ht;
+	const uint64_t *ht = rt + nw;
 	uint64_t bits;
 	int rc = 0;
 
-	if (rt == NULL) {
-		dlp_runs_range(d, buf, len, where, host, map, depth, res, 0,
-		    len, &rc);
-		return rc;
-	}
-	ht = rt + nw;
 	for (w = 0; w < nw; w++) {
 		bits = (rt[w] | ht[w]) & dlp_from_mask(i, w);
 		while (bits) {
@@ -2487,6 +2680,24 @@ dlp_runs(const struct dlp *d, const char *buf, size_t len,
 	}
 	return rc;
 }
+#endif
+
+/* Encoded runs: from each trigger's sync point, or over every byte. */
+static int
+dlp_runs(const struct dlp *d, const char *buf, size_t len,
+    enum scan_where where, const char *host, const struct dlp_map *map,
+    int depth, struct scan_result *res, const uint64_t *rt)
+{
+	int rc = 0;
+
+#ifdef DLP_X86
+	if (rt != NULL)
+		return dlp_runs_trig(d, buf, len, where, host, map, depth, res,
+		    rt);
+#endif
+	dlp_runs_range(d, buf, len, where, host, map, depth, res, 0, len, &rc);
+	return rc;
+}
 
 /*
  * The text pipeline over buf (already a layer: normalised or decoded):
@@ -2502,15 +2713,19 @@ dlp_text(const struct dlp *d, const char *buf, size_t len,
 	struct dlp_map m;
 	char *dec;
 	size_t n;
-	int rc;
+	int rc, pct;
 
 	if (depth >= DLP_DEPTH_MAX)
 		return dlp_pass(d, buf, len, where, host, map, DLP_WANT_ALL,
 		    DLP_RSLOT_NONE, NULL, res) < 0 ? -1 : 0;
+	/* dlp_scan_text() may know about '%' from its trigger pass. */
+	pct = depth == 0 && dlp_tls.prepct >= 0 ? dlp_tls.prepct :
+	    memchr(buf, '%', len) != NULL;
+	dlp_tls.prepct = -1;
 	if ((rc = dlp_pass(d, buf, len, where, host, map, DLP_WANT_ALL,
 	    depth, &rt, res)) < 0)
 		return rc;
-	if (memchr(buf, '%', len) != NULL) {
+	if (pct) {
 		if ((dec = malloc(len)) == NULL)
 			return -1;
 		n = norm_pct_decode_iter(buf, len, dec, 0);
@@ -2528,6 +2743,38 @@ dlp_text(const struct dlp *d, const char *buf, size_t len,
 	return dlp_runs(d, buf, len, where, host, map, depth, res, rt);
 }
 
+/*
+ * The trigger pass of dlp_scan_text()'s input, ahead of its first pass:
+ * 1 if it is plain text, its bitmaps kept for that pass (t->pre).  0 if
+ * not plain (t->pre set: no need to ask again) or when there is no SIMD
+ * path or no scratch (t->pre NULL: norm_text_plain() decides).
+ */
+static int
+dlp_pretrig(const struct dlp *d, const char *buf, size_t len)
+{
+	struct dlp_tls *t;
+	uint64_t *rt, *st;
+	unsigned flags;
+
+#ifdef DLP_X86
+	if (!dlp_simd)
+		return 0;
+#endif
+	if (!d->prefilter || len == 0 || (t = dlp_tls_get(d)) == NULL)
+		return 0;
+	rt = dlp_bitmap(&t->truns[0], &t->ntruns[0], (len + 63) / 64 * 128);
+	st = dlp_bitmap(&t->tshape, &t->ntshape, (len + 63) / 64 * 128);
+	if (rt == NULL || st == NULL ||
+	    dlp_trig(buf, len, rt, st, &flags) == -1)
+		return 0;
+	t->pre = buf;
+	t->prelen = len;
+	if (flags & DLP_TF_UNPLAIN)
+		return 0;
+	t->prepct = (flags & DLP_TF_PCT) != 0;
+	return 1;
+}
+
 int
 dlp_scan_text(const struct dlp *d, const char *buf, size_t len,
     enum scan_where where, const char *host, size_t base_offset,
@@ -2539,11 +2786,23 @@ dlp_scan_text(const struct dlp *d, const char *buf, size_t len,
 	size_t n;
 	int rc;
 
-	/* Plain ASCII text normalises to itself: no copy. */
-	if (norm_text_plain(buf, len)) {
+	t->pre = NULL;
+	t->prepct = -1;
+	/*
+	 * Plain ASCII text normalises to itself: no copy.  The SIMD trigger
+	 * pass says so on its way (it is the first look at the bytes), and
+	 * its bitmaps serve the first pass.
+	 */
+	if (dlp_pretrig(d, buf, len)) {
 		rc = dlp_text(d, buf, len, where, host, &m, 0, res);
 		goto done;
 	}
+	if (t->pre == NULL && norm_text_plain(buf, len)) {
+		rc = dlp_text(d, buf, len, where, host, &m, 0, res);
+		goto done;
+	}
+	t->pre = NULL;
+	t->prepct = -1;
 	/* The normalised copy lives in a per-thread buffer: no page faults. */
 	if (t->normcap < len || t->norm == NULL) {
 		free(t->norm);
@@ -2567,6 +2826,8 @@ dlp_scan_text(const struct dlp *d, const char *buf, size_t len,
 	} else
 		rc = dlp_text(d, buf, len, where, host, &m, 0, res);
 done:
+	t->pre = NULL;
+	t->prepct = -1;
 	if (t->normcap > DLP_NORM_KEEP) {
 		free(t->norm);
 		t->norm = NULL;

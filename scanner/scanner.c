@@ -382,12 +382,29 @@ result_dedupe(struct scan_result *res, unsigned from)
 }
 
 /*
- * A seed phrase is at least min_words words, each a run of letters (ASCII,
- * or bytes of a confusable the normaliser would map to one).  Counting such
- * runs is a superset of the word count, so skipping targets with fewer
- * runs never misses a phrase, and it spares a full DLP pass on nearly
- * every URL target (a path with its '/' is a single token).
+ * A seed phrase is at least min_words words, each a run of 3 or more
+ * letters (bip39_find(): a token of 3..8 ASCII letters between separators;
+ * bytes >= 0x80 count as letters too).  Counting such runs is a superset
+ * of the word count, so skipping targets with fewer runs never misses a
+ * phrase, and it spares a full DLP pass on nearly every URL target (a path
+ * with its '/' is a single token; the short letter runs of a hash are not
+ * words).
  */
+#if defined(__SSE2__)
+/*
+ * Bits set in a 16-bit mask.  __builtin_popcount() is a libgcc call
+ * without -mpopcnt, and this runs for every URL target.
+ */
+static inline unsigned
+seed_bits16(unsigned x)
+{
+	x -= (x >> 1) & 0x5555;
+	x = (x & 0x3333) + ((x >> 2) & 0x3333);
+	x = (x + (x >> 4)) & 0x0f0f;
+	return (x + (x >> 8)) & 0x1f;
+}
+#endif
+
 static int
 seed_words_possible(const char *s, size_t n, int min_words)
 {
@@ -395,7 +412,12 @@ seed_words_possible(const char *s, size_t n, int min_words)
 	int in = 0;
 
 #if defined(__SSE2__)
-	/* 16 bytes a step: letter mask, run starts counted by popcount. */
+	/*
+	 * 16 bytes a step: letter mask, the third letter of each run counted
+	 * by popcount (prev: the letter bits of the 3 bytes before).
+	 */
+	unsigned prev = 0, c;
+
 	const __m128i b20 = _mm_set1_epi8(0x20), ba = _mm_set1_epi8('a');
 	const __m128i bias = _mm_set1_epi8((char)0x80);
 	const __m128i lim = _mm_set1_epi8((char)(0x80 + 26));
@@ -417,20 +439,23 @@ seed_words_possible(const char *s, size_t n, int min_words)
 		d = _mm_xor_si128(_mm_sub_epi8(_mm_or_si128(v, b20), ba), bias);
 		m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
 		    _mm_cmplt_epi8(d, lim), _mm_cmplt_epi8(v, zero)));
-		runs += (size_t)__builtin_popcount(m & ~(m << 1 | (unsigned)in));
+		/* Bit k + 3 of c: byte k; bit k of the sum: its run's 3rd. */
+		c = m << 3 | prev;
+		runs += seed_bits16((c >> 3) & (c >> 2) & (c >> 1) & ~c &
+		    0xffff);
 		if (runs >= (size_t)min_words)
 			return 1;
-		in = (int)(m >> 15 & 1);
+		prev = m >> 13 & 7;
 	}
 #endif
 	for (; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		int letter = (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+		unsigned char ch = (unsigned char)s[i];
+		int letter = (ch | 0x20) >= 'a' && (ch | 0x20) <= 'z';
 
-		letter |= c >= 0x80;
-		if (letter && !in && (size_t)++runs >= (size_t)min_words)
+		letter |= ch >= 0x80;
+		in = letter ? in + 1 : 0;
+		if (in == 3 && (size_t)++runs >= (size_t)min_words)
 			return 1;
-		in = letter;
 	}
 	return 0;
 }

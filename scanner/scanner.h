@@ -45,6 +45,21 @@ struct scanner_pattern {
 };
 
 /*
+ * Who compiles the Vectorscan prefilter database (scanner_config.hs_compile).
+ * The scanner calls it with the arguments of one hs_compile_multi() call
+ * (HS_MODE_BLOCK, n > 0) and loads the answer with hs_deserialize_database().
+ * It exists so a daemon can compile in a short-lived child process and keep
+ * the compiler's code and heap out of its own resident memory (core/hsdb.h);
+ * the scanner itself stays free of I/O.  Returns 0 with a malloc'd
+ * hs_serialize_database() image in *db (the caller frees it) and its size in
+ * *dblen; or -1 with Vectorscan's message in err and *bad set to the index of
+ * the expression it rejected, or -1 when no one expression is at fault.
+ */
+typedef int scanner_hs_compile_fn(const char *const *exprs,
+    const unsigned *flags, const unsigned *ids, unsigned n, char **db,
+    size_t *dblen, int *bad, char *err, size_t errlen);
+
+/*
  * Everything the scanner needs, as plain data.  core/config.c fills it from
  * pipelock.yaml (or built-in defaults); the scanner copies what it keeps.
  */
@@ -68,6 +83,7 @@ struct scanner_config {
 	int		seed_verify_checksum;
 	struct strlist	known_secrets;		/* literal values: env + secrets_file */
 	size_t		min_secret_length;
+	scanner_hs_compile_fn *hs_compile;	/* NULL: compile in-process */
 };
 
 /* Where a finding was made. */

@@ -489,30 +489,88 @@ worker_init(struct engine *e, struct worker *w, int id, int want6)
 
 /* --- process --------------------------------------------------------------- */
 
+/* fs.nr_open: no RLIMIT_NOFILE may exceed it, not even root's; 0 unknown. */
+static rlim_t
+rlimit_nr_open(void)
+{
+	unsigned long long v = 0;
+	FILE *f;
+
+	if ((f = fopen("/proc/sys/fs/nr_open", "re")) == NULL)
+		return 0;
+	if (fscanf(f, "%llu", &v) != 1)
+		v = 0;
+	fclose(f);
+	return (rlim_t)v;
+}
+
+/*
+ * Make room for firewall.max_conns_total relayed connections of
+ * ENGINE_FDS_PER_CONN descriptors each before any is accepted: raise the
+ * soft RLIMIT_NOFILE and, if the hard one is lower and the process may
+ * (CAP_SYS_RESOURCE: run_main calls this before dropping privileges), the
+ * hard one too, never above fs.nr_open.  What it cannot get is said once,
+ * with the connections the limit leaves room for (beyond them accept()
+ * backs off on EMFILE); a raise is reported on one start-up line.
+ */
 static void
 rlimit_raise(const struct config *cfg)
 {
-	struct rlimit rl;
-	rlim_t want = (rlim_t)cfg->fw.max_conns_total * ENGINE_FDS_PER_CONN +
-	    ENGINE_FD_RESERVE;
+	struct rlimit rl, old;
+	rlim_t want, nr_open;
+	unsigned long long room;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= want)
+	want = (rlim_t)cfg->fw.max_conns_total * ENGINE_FDS_PER_CONN +
+	    ENGINE_FD_RESERVE;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit RLIMIT_NOFILE");
 		return;
-	if (rl.rlim_max < want) {
-		rl.rlim_max = want;	/* root may raise the hard limit */
-		rl.rlim_cur = want;
-		if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
-			return;
-		if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-			return;
-		log_warnx("RLIMIT_NOFILE hard limit %llu is below the %llu that "
-		    "firewall.max_conns_total needs",
-		    (unsigned long long)rl.rlim_max, (unsigned long long)want);
-		want = rl.rlim_max;
 	}
-	rl.rlim_cur = want;
-	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-		log_warn("setrlimit RLIMIT_NOFILE");
+	if (rl.rlim_cur >= want)
+		return;
+	old = rl;
+	nr_open = rlimit_nr_open();
+	if (nr_open != 0 && want > nr_open) {
+		log_warnx("firewall.max_conns_total %u needs %llu file "
+		    "descriptors, more than fs.nr_open %llu allows",
+		    cfg->fw.max_conns_total, (unsigned long long)want,
+		    (unsigned long long)nr_open);
+		want = nr_open;
+	}
+	if (rl.rlim_max < want) {
+		rl.rlim_max = rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+			rl = old;
+			room = rl.rlim_max > ENGINE_FD_RESERVE ?
+			    (rl.rlim_max - ENGINE_FD_RESERVE) /
+			    ENGINE_FDS_PER_CONN : 0;
+			log_warnx("RLIMIT_NOFILE hard limit %llu is below the "
+			    "%llu that firewall.max_conns_total %u needs and "
+			    "cannot be raised (%s): room for %llu connections; "
+			    "raise it (systemd LimitNOFILE=, ulimit -Hn) or "
+			    "lower max_conns_total",
+			    (unsigned long long)rl.rlim_max,
+			    (unsigned long long)want, cfg->fw.max_conns_total,
+			    strerror(errno), room);
+			want = rl.rlim_max;
+		}
+	}
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+			log_warn("setrlimit RLIMIT_NOFILE");
+			return;
+		}
+	}
+	if (rl.rlim_cur == old.rlim_cur)
+		return;
+	room = rl.rlim_cur > ENGINE_FD_RESERVE ?
+	    (rl.rlim_cur - ENGINE_FD_RESERVE) / ENGINE_FDS_PER_CONN : 0;
+	log_info("RLIMIT_NOFILE raised from %llu/%llu to %llu/%llu "
+	    "(soft/hard): room for %llu relayed connections",
+	    (unsigned long long)old.rlim_cur, (unsigned long long)old.rlim_max,
+	    (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+	    room);
 }
 
 static int

@@ -14,6 +14,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,17 @@ enum judge_what {
 	JUDGE_BODY,
 };
 
+/*
+ * One request's parse and audit state: allocated at the request's first
+ * byte, released on the next feed after it completed, so an idle keep-alive
+ * connection holds none of it (~6 KiB, mostly the header field table).
+ */
+struct inspect_req {
+	struct http_request	 req;
+	struct http_body	 body;
+	struct inspect_audit	 audit;		/* url last: see inspect_audit_dup */
+};
+
 struct inspect {
 	struct inspect_config	 cfg;
 	struct sockaddr_storage	 dst;
@@ -48,8 +60,7 @@ struct inspect {
 	char			 sni[INSPECT_HOST_MAX];	/* lowercase, no trailing dot */
 	enum inspect_state	 state;
 
-	struct http_request	 req;
-	struct http_body	 body;
+	struct inspect_req	*r;		/* NULL between requests */
 	struct scan_stream	*stream;
 	size_t			 pos;		/* parsed bytes of this request */
 	uint64_t		 raw_bytes;	/* bytes of the current request so far */
@@ -60,12 +71,21 @@ struct inspect {
 	int			 need_reset;	/* the last request completed */
 	unsigned long		 nforwarded;
 
-	struct scan_result	 res;
-	struct inspect_audit	 audit;
-	char			 resp[INSPECT_RESP_MAX];
+	char			*resp;		/* the block answer, once blocked */
 	size_t			 resp_len;
 	int			 resp_status;
 };
+
+/*
+ * Scan results are read right after each check, within one inspect_feed()
+ * call: one per thread (worker) instead of 2.9 KiB per connection.
+ */
+static __thread struct scan_result inspect_res;
+
+/* When no memory is left for the block answer: still refuse, and close. */
+static const char inspect_resp_oom[] =
+    "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
+    "Connection: close\r\n\r\n";
 
 void
 inspect_config_from_policy(struct inspect_config *ic, const struct policy *p)
@@ -112,8 +132,30 @@ inspect_new(const struct inspect_config *ic, const struct sockaddr *orig_dst,
 		if (i > 0 && in->sni[i - 1] == '.')
 			in->sni[i - 1] = '\0';
 	}
-	http_request_init(&in->req);
 	return in;
+}
+
+/* Drop the per-request state (it may hold a redacted match and the URL). */
+static void
+request_release(struct inspect *in)
+{
+	if (in->r == NULL)
+		return;
+	explicit_bzero(in->r, sizeof(*in->r));
+	free(in->r);
+	in->r = NULL;
+}
+
+/* The per-request state, made at a request's first byte; -1: no memory. */
+static int
+request_get(struct inspect *in)
+{
+	if (in->r != NULL)
+		return 0;
+	if ((in->r = calloc(1, sizeof(*in->r))) == NULL)
+		return -1;
+	http_request_init(&in->r->req);
+	return 0;
 }
 
 void
@@ -122,9 +164,35 @@ inspect_free(struct inspect *in)
 	if (in == NULL)
 		return;
 	scan_stream_free(in->stream);
-	/* The audit record may hold a redacted match and the URL. */
+	request_release(in);
+	if (in->resp != NULL) {
+		explicit_bzero(in->resp, INSPECT_RESP_MAX);
+		free(in->resp);
+	}
 	explicit_bzero(in, sizeof(*in));
 	free(in);
+}
+
+struct inspect_audit *
+inspect_audit_dup(const struct inspect_audit *a)
+{
+	size_t n = offsetof(struct inspect_audit, url) + strlen(a->url) + 1;
+	struct inspect_audit *d;
+
+	if ((d = malloc(n)) == NULL)
+		return NULL;
+	memcpy(d, a, n);
+	return d;
+}
+
+void
+inspect_audit_free(struct inspect_audit *a)
+{
+	if (a == NULL)
+		return;
+	explicit_bzero(a, offsetof(struct inspect_audit, url) +
+	    strlen(a->url) + 1);
+	free(a);
 }
 
 size_t
@@ -221,7 +289,12 @@ build_response(struct inspect *in, int status, const char *reason)
 		b = n < 0 ? 0 : (size_t)n < sizeof(body) ? (size_t)n :
 		    sizeof(body) - 1;
 	}
-	n = snprintf(in->resp, sizeof(in->resp),
+	in->resp_status = status;
+	if (in->resp == NULL && (in->resp = malloc(INSPECT_RESP_MAX)) == NULL) {
+		in->resp_len = 0;
+		return;
+	}
+	n = snprintf(in->resp, INSPECT_RESP_MAX,
 	    "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: %s\r\n"
 	    "X-Content-Type-Options: nosniff\r\n"
@@ -230,9 +303,8 @@ build_response(struct inspect *in, int status, const char *reason)
 	    status, http_status_text(status),
 	    in->accept_json ? "application/json" : "text/plain; charset=utf-8",
 	    b, (int)b, body);
-	in->resp_len = n < 0 ? 0 : (size_t)n < sizeof(in->resp) ? (size_t)n :
-	    sizeof(in->resp) - 1;
-	in->resp_status = status;
+	in->resp_len = n < 0 ? 0 : (size_t)n < INSPECT_RESP_MAX ? (size_t)n :
+	    INSPECT_RESP_MAX - 1;
 }
 
 static int
@@ -240,27 +312,32 @@ act_block(struct inspect *in, struct inspect_action *act, int status,
     const char *scanner, const char *reason)
 {
 	if (in->state != S_BLOCKED) {
-		in->audit.verdict = INSPECT_DENY;
-		in->audit.status = status;
+		in->r->audit.verdict = INSPECT_DENY;
+		in->r->audit.status = status;
 		if (scanner != NULL)
-			in->audit.scanner = scanner;
-		snprintf(in->audit.reason, sizeof(in->audit.reason), "%s",
+			in->r->audit.scanner = scanner;
+		snprintf(in->r->audit.reason, sizeof(in->r->audit.reason), "%s",
 		    reason);
-		sanitize(in->audit.reason);
-		in->audit.request_bytes = in->raw_bytes > in->pos ?
+		sanitize(in->r->audit.reason);
+		in->r->audit.request_bytes = in->raw_bytes > in->pos ?
 		    in->raw_bytes : in->pos;
-		in->audit.body_bytes = in->body.payload;
-		build_response(in, status, in->audit.reason);
+		in->r->audit.body_bytes = in->r->body.payload;
+		build_response(in, status, in->r->audit.reason);
 		in->state = S_BLOCKED;
 		scan_stream_free(in->stream);
 		in->stream = NULL;
 	}
 	act->kind = INSPECT_BLOCK;
-	act->resp = in->resp;
-	act->resp_len = in->resp_len;
+	if (in->resp != NULL && in->resp_len > 0) {
+		act->resp = in->resp;
+		act->resp_len = in->resp_len;
+	} else {
+		act->resp = inspect_resp_oom;
+		act->resp_len = sizeof(inspect_resp_oom) - 1;
+	}
 	act->status = in->resp_status;
 	act->after_forward = in->nforwarded > 0;
-	act->audit = &in->audit;
+	act->audit = &in->r->audit;
 	return act->kind;
 }
 
@@ -268,8 +345,8 @@ act_block(struct inspect *in, struct inspect_action *act, int status,
 static void
 audit_redact_url(struct inspect *in)
 {
-	snprintf(in->audit.url, sizeof(in->audit.url), "%s://%s/[redacted]",
-	    in->tls ? "https" : "http", in->audit.host);
+	snprintf(in->r->audit.url, sizeof(in->r->audit.url), "%s://%s/[redacted]",
+	    in->tls ? "https" : "http", in->r->audit.host);
 }
 
 static int
@@ -296,9 +373,9 @@ static int
 judge(struct inspect *in, int ret, enum judge_what what, const char *header,
     struct inspect_action *act)
 {
-	const struct scan_result *res = &in->res;
+	const struct scan_result *res = &inspect_res;
 	const struct scan_finding *f = NULL;
-	char reason[sizeof(in->audit.reason)];
+	char reason[sizeof(in->r->audit.reason)];
 	const char *label;
 	int block, status = 403;
 	unsigned i;
@@ -345,19 +422,19 @@ judge(struct inspect *in, int ret, enum judge_what what, const char *header,
 		    f != NULL ? f->reason : "scan failed");
 		break;
 	}
-	if (in->audit.scanner == NULL || block) {
-		in->audit.scanner = label;
-		snprintf(in->audit.pattern, sizeof(in->audit.pattern), "%s",
+	if (in->r->audit.scanner == NULL || block) {
+		in->r->audit.scanner = label;
+		snprintf(in->r->audit.pattern, sizeof(in->r->audit.pattern), "%s",
 		    f != NULL && f->pattern != NULL ? f->pattern : "");
-		snprintf(in->audit.redacted, sizeof(in->audit.redacted), "%s",
+		snprintf(in->r->audit.redacted, sizeof(in->r->audit.redacted), "%s",
 		    f != NULL ? f->redacted : "");
-		snprintf(in->audit.reason, sizeof(in->audit.reason), "%s",
+		snprintf(in->r->audit.reason, sizeof(in->r->audit.reason), "%s",
 		    reason);
-		sanitize(in->audit.reason);
+		sanitize(in->r->audit.reason);
 	}
 	audit_redact_url(in);
 	if (!block) {
-		in->audit.verdict = INSPECT_WARN;
+		in->r->audit.verdict = INSPECT_WARN;
 		return 0;
 	}
 	act_block(in, act, status, label, reason);
@@ -506,11 +583,11 @@ check_host(struct inspect *in, const char *name, struct inspect_action *act)
 			    name, dst);
 	}
 	if (!in->cfg.enforce) {
-		in->audit.verdict = INSPECT_WARN;
-		in->audit.scanner = "host_mismatch";
-		snprintf(in->audit.reason, sizeof(in->audit.reason), "%s",
+		in->r->audit.verdict = INSPECT_WARN;
+		in->r->audit.scanner = "host_mismatch";
+		snprintf(in->r->audit.reason, sizeof(in->r->audit.reason), "%s",
 		    reason);
-		sanitize(in->audit.reason);
+		sanitize(in->r->audit.reason);
 		return 0;
 	}
 	act_block(in, act, 403, "host_mismatch", reason);
@@ -527,8 +604,8 @@ check_headers(struct inspect *in, const char *buf, struct inspect_action *act)
 
 	if (!in->cfg.body_enabled || !in->cfg.scan_headers)
 		return 0;
-	for (i = 0; i < in->req.nfields; i++) {
-		const struct http_field *f = &in->req.fields[i];
+	for (i = 0; i < in->r->req.nfields; i++) {
+		const struct http_field *f = &in->r->req.fields[i];
 
 		if (in->cfg.header_mode_all ?
 		    strlist_has_span(in->cfg.ignore_headers, buf, f->name) :
@@ -537,7 +614,7 @@ check_headers(struct inspect *in, const char *buf, struct inspect_action *act)
 		if (f->value.len == 0)
 			continue;
 		ret = scanner_check_text(in->cfg.scanner, buf + f->value.off,
-		    f->value.len, SCAN_WHERE_HEADER, &in->res);
+		    f->value.len, SCAN_WHERE_HEADER, &inspect_res);
 		span_copy(name, sizeof(name), buf, f->name, 0);
 		if (judge(in, ret, JUDGE_HEADER, name, act))
 			return 1;
@@ -550,25 +627,25 @@ static void
 build_url(struct inspect *in, const char *buf, char *url, size_t size)
 {
 	const char *scheme = in->tls ? "https" : "http";
-	const struct http_request *r = &in->req;
+	const struct http_request *r = &in->r->req;
 
 	switch (r->form) {
 	case HTTP_TARGET_ORIGIN:
-		snprintf(url, size, "%s://%s%.*s", scheme, in->audit.host,
+		snprintf(url, size, "%s://%s%.*s", scheme, in->r->audit.host,
 		    (int)r->target.len, buf + r->target.off);
 		break;
 	case HTTP_TARGET_ABSOLUTE:
-		snprintf(url, size, "%s://%s%.*s", scheme, in->audit.host,
+		snprintf(url, size, "%s://%s%.*s", scheme, in->r->audit.host,
 		    (int)r->target_path.len, buf + r->target_path.off);
 		break;
 	case HTTP_TARGET_ASTERISK:
-		snprintf(url, size, "%s://%s/", scheme, in->audit.host);
+		snprintf(url, size, "%s://%s/", scheme, in->r->audit.host);
 		break;
 	case HTTP_TARGET_AUTHORITY: {
 		char name[INSPECT_HOST_MAX];
 
 		/* pipelock scans CONNECT as https://host/ without the port. */
-		host_name(in->audit.host, name, sizeof(name));
+		host_name(in->r->audit.host, name, sizeof(name));
 		if (strchr(name, ':') != NULL)
 			snprintf(url, size, "https://[%s]/", name);
 		else
@@ -587,7 +664,7 @@ check_tunnel(struct inspect *in, const char *buf, const char *name,
 	const struct http_field *f;
 	size_t i;
 
-	if (in->req.method_code != HTTP_METHOD_CONNECT && !in->req.upgrade)
+	if (in->r->req.method_code != HTTP_METHOD_CONNECT && !in->r->req.upgrade)
 		return 0;
 	if (in->cfg.tunnel_allow != NULL) {
 		for (i = 0; i < in->cfg.tunnel_allow->n; i++) {
@@ -598,11 +675,11 @@ check_tunnel(struct inspect *in, const char *buf, const char *name,
 			}
 		}
 	}
-	if (in->req.method_code == HTTP_METHOD_CONNECT) {
+	if (in->r->req.method_code == HTTP_METHOD_CONNECT) {
 		snprintf(reason, sizeof(reason),
 		    "CONNECT is not supported on the transparent path");
 	} else {
-		f = http_field_find(&in->req, buf, "upgrade", NULL);
+		f = http_field_find(&in->r->req, buf, "upgrade", NULL);
 		span_copy(proto, sizeof(proto), buf, f->value, 1);
 		snprintf(reason, sizeof(reason),
 		    "protocol upgrade (%s) is not supported on the transparent path",
@@ -620,20 +697,20 @@ static int
 check_head(struct inspect *in, const char *buf, struct inspect_action *act)
 {
 	char url[INSPECT_URL_BUF], name[INSPECT_HOST_MAX], reason[128];
-	const struct http_request *r = &in->req;
+	const struct http_request *r = &in->r->req;
 	unsigned from = 0;
 	const struct http_field *f;
 	int ret;
 
-	span_copy(in->audit.method, sizeof(in->audit.method), buf, r->method, 0);
+	span_copy(in->r->audit.method, sizeof(in->r->audit.method), buf, r->method, 0);
 	while ((f = http_field_find(r, buf, "accept", &from)) != NULL)
 		if (span_contains(buf, f->value, "application/json"))
 			in->accept_json = 1;
 	if (r->host.len > 0)
-		span_copy(in->audit.host, sizeof(in->audit.host), buf, r->host, 1);
+		span_copy(in->r->audit.host, sizeof(in->r->audit.host), buf, r->host, 1);
 	else
-		dst_string(in, in->audit.host, sizeof(in->audit.host), 1);
-	host_name(in->audit.host, name, sizeof(name));
+		dst_string(in, in->r->audit.host, sizeof(in->r->audit.host), 1);
+	host_name(in->r->audit.host, name, sizeof(name));
 
 	if (check_tunnel(in, buf, name, act))
 		return 1;
@@ -641,13 +718,13 @@ check_head(struct inspect *in, const char *buf, struct inspect_action *act)
 		return 1;
 
 	build_url(in, buf, url, sizeof(url));
-	if (strlen(url) < sizeof(in->audit.url)) {
-		memcpy(in->audit.url, url, strlen(url) + 1);
+	if (strlen(url) < sizeof(in->r->audit.url)) {
+		memcpy(in->r->audit.url, url, strlen(url) + 1);
 	} else {
-		memcpy(in->audit.url, url, sizeof(in->audit.url) - 4);
-		memcpy(in->audit.url + sizeof(in->audit.url) - 4, "...", 4);
+		memcpy(in->r->audit.url, url, sizeof(in->r->audit.url) - 4);
+		memcpy(in->r->audit.url + sizeof(in->r->audit.url) - 4, "...", 4);
 	}
-	ret = scanner_check_url(in->cfg.scanner, url, strlen(url), &in->res);
+	ret = scanner_check_url(in->cfg.scanner, url, strlen(url), &inspect_res);
 	explicit_bzero(url, sizeof(url));
 	if (judge(in, ret, JUDGE_URL, NULL, act))
 		return 1;
@@ -678,15 +755,22 @@ check_head(struct inspect *in, const char *buf, struct inspect_action *act)
 	return 0;
 }
 
-/* Start a new request on the connection. */
+/*
+ * Start a new request on the connection.  keep: the same head is parsed
+ * again (WAIT), so keep its memory; else release it until bytes come.
+ */
 static void
-request_reset(struct inspect *in)
+request_reset(struct inspect *in, int keep)
 {
 	scan_stream_free(in->stream);
 	in->stream = NULL;
-	http_request_init(&in->req);
-	memset(&in->body, 0, sizeof(in->body));
-	memset(&in->audit, 0, sizeof(in->audit));
+	if (keep && in->r != NULL) {
+		http_request_init(&in->r->req);
+		memset(&in->r->body, 0, sizeof(in->r->body));
+		memset(&in->r->audit, 0, sizeof(in->r->audit));
+	} else {
+		request_release(in);
+	}
 	in->pos = 0;
 	in->raw_bytes = 0;
 	in->stream_body = 0;
@@ -701,21 +785,21 @@ act_complete(struct inspect *in, struct inspect_action *act)
 {
 	char reason[64];
 
-	if (in->cfg.body_enabled && in->body.ntrailers > 0) {
+	if (in->cfg.body_enabled && in->r->body.ntrailers > 0) {
 		snprintf(reason, sizeof(reason),
 		    "request trailers cannot be scanned for secrets");
 		return act_block(in, act, 403, "body_dlp", reason);
 	}
 	act->kind = in->tunnel_after ? INSPECT_TUNNEL : INSPECT_FORWARD;
 	act->len = in->pos;
-	act->close_after = !in->req.keep_alive;
-	in->audit.request_bytes = in->raw_bytes;
-	in->audit.body_bytes = in->body.payload;
-	act->audit = &in->audit;
+	act->close_after = !in->r->req.keep_alive;
+	in->r->audit.request_bytes = in->raw_bytes;
+	in->r->audit.body_bytes = in->r->body.payload;
+	act->audit = &in->r->audit;
 	in->nforwarded++;
 	in->need_reset = 1;
 	in->state = in->tunnel_after ? S_TUNNEL :
-	    in->req.keep_alive ? S_HEAD : S_CLOSED;
+	    in->r->req.keep_alive ? S_HEAD : S_CLOSED;
 	/* The caller reads the audit record before the next feed resets it. */
 	scan_stream_free(in->stream);
 	in->stream = NULL;
@@ -743,15 +827,15 @@ feed_body(struct inspect *in, const char *buf, size_t len,
 	char reason[96];
 	int r, ret;
 
-	while (!in->body.done) {
-		r = http_body_parse(&in->body, buf + in->pos, len - in->pos, &d);
+	while (!in->r->body.done) {
+		r = http_body_parse(&in->r->body, buf + in->pos, len - in->pos, &d);
 		if (r < 0)
-			return act_block(in, act, in->body.status, "http",
-			    in->body.reason);
+			return act_block(in, act, in->r->body.status, "http",
+			    in->r->body.reason);
 		if (r == 0)
 			break;
 		if (d.len > 0 && !in->stream_body) {
-			if (in->body.payload > in->cfg.max_body_bytes) {
+			if (in->r->body.payload > in->cfg.max_body_bytes) {
 				snprintf(reason, sizeof(reason),
 				    "request body exceeds max_body_bytes (%llu)",
 				    (unsigned long long)in->cfg.max_body_bytes);
@@ -759,7 +843,7 @@ feed_body(struct inspect *in, const char *buf, size_t len,
 				    reason);
 			}
 			ret = scan_stream_feed(in->stream,
-			    buf + in->pos + d.off, d.len, &in->res);
+			    buf + in->pos + d.off, d.len, &inspect_res);
 			if (judge(in, ret, JUDGE_BODY, NULL, act))
 				return act->kind;
 			if (ret == 1 && rearm_stream(in) == -1)
@@ -768,7 +852,7 @@ feed_body(struct inspect *in, const char *buf, size_t len,
 		in->pos += (size_t)r;
 		in->raw_bytes += (uint64_t)r;
 	}
-	if (!in->body.done) {
+	if (!in->r->body.done) {
 		if (in->stream_body && in->pos > 0) {
 			/* Scanning is off: pass the body on as it is framed. */
 			act->kind = INSPECT_FORWARD;
@@ -780,7 +864,7 @@ feed_body(struct inspect *in, const char *buf, size_t len,
 		return act->kind;
 	}
 	if (in->stream != NULL) {
-		ret = scan_stream_finish(in->stream, &in->res);
+		ret = scan_stream_finish(in->stream, &inspect_res);
 		if (judge(in, ret, JUDGE_BODY, NULL, act))
 			return act->kind;
 	}
@@ -796,7 +880,7 @@ inspect_feed(struct inspect *in, const char *buf, size_t len,
 
 	memset(act, 0, sizeof(*act));
 	if (in->need_reset && in->state != S_BLOCKED) {
-		request_reset(in);
+		request_reset(in, 0);
 		in->need_reset = 0;
 	}
 	switch (in->state) {
@@ -817,27 +901,33 @@ inspect_feed(struct inspect *in, const char *buf, size_t len,
 			act->len = len;
 			return act->kind;
 		}
+		if (request_get(in) == -1)
+			return -1;
 		return act_block(in, act, 400, "http",
 		    "request after Connection: close");
 	case S_HEAD:
-		r = http_request_parse(&in->req, buf, len);
+		if (len == 0)
+			return act->kind = INSPECT_NEED_MORE;
+		if (request_get(in) == -1)
+			return -1;
+		r = http_request_parse(&in->r->req, buf, len);
 		if (r < 0)
-			return act_block(in, act, in->req.status, "http",
-			    in->req.reason);
+			return act_block(in, act, in->r->req.status, "http",
+			    in->r->req.reason);
 		if (r == 0)
 			return act->kind = INSPECT_NEED_MORE;
 		in->pos = (size_t)r;
 		in->raw_bytes = (uint64_t)r;
 		if (check_head(in, buf, act)) {
 			if (act->kind == INSPECT_WAIT)
-				request_reset(in);	/* parse again later */
+				request_reset(in, 1);	/* parse again later */
 			return act->kind;
 		}
-		if (in->audit.verdict != INSPECT_WARN)
-			in->audit.verdict = INSPECT_ALLOW;
-		http_body_init(&in->body, &in->req);
+		if (in->r->audit.verdict != INSPECT_WARN)
+			in->r->audit.verdict = INSPECT_ALLOW;
+		http_body_init(&in->r->body, &in->r->req);
 		in->state = S_BODY;
-		if (!in->body.done && !in->cfg.body_enabled) {
+		if (!in->r->body.done && !in->cfg.body_enabled) {
 			/* Nothing to hold for: the head goes now, the body follows. */
 			in->stream_body = 1;
 			act->kind = INSPECT_FORWARD;
@@ -845,12 +935,12 @@ inspect_feed(struct inspect *in, const char *buf, size_t len,
 			in->pos = 0;
 			return act->kind;
 		}
-		if (!in->body.done) {
+		if (!in->r->body.done) {
 			in->stream = scan_stream_new(in->cfg.scanner,
 			    SCAN_WHERE_BODY);
 			if (in->stream == NULL)
 				return -1;
-			if (in->req.expect_continue && !in->continue_sent) {
+			if (in->r->req.expect_continue && !in->continue_sent) {
 				/* The head passed: let the client send the body. */
 				static const char cont[] =
 				    "HTTP/1.1 100 Continue\r\n\r\n";

@@ -42,9 +42,14 @@
 # BENCH_PERF ("" | test names: after the measured runs, `perf record` the
 # engine during one extra run of each and keep the report; BENCH_PERF_HZ
 # (1999), BENCH_PERF_CG (fp | dwarf)), BENCH_KEEP=1
-# (keep configs and logs), BENCH_IDLE (1000: after the measured runs,
-# each interceptor's RSS growth while its agent holds that many idle,
-# already relayed keep-alive connections; 0: skip).
+# (keep configs and logs), BENCH_IDLE ("1000 10000": after the measured
+# runs, for each count, a freshly started interceptor's RSS growth while
+# its agent holds that many idle, already relayed keep-alive connections;
+# 0: skip).  The idle test needs a file descriptor per connection in the
+# agent and 1 (squid, which drops idle server connections) to 4
+# (pipelock-fw: 2 sockets and a pipe) in the interceptor: every variant is
+# configured for the largest count, and what the RLIMIT_NOFILE hard limit
+# of the machine does not allow shows as connections not held.
 # Output in BENCH_OUT: engine-TAG.md (printed), raw-TAG.csv, peaks-TAG.csv, idle-TAG.csv,
 # env-TAG.txt, perf-TAG-TEST.txt; engine-latest.md is the last run.
 # Exit: 0 measured (targets are reported, not asserted), 77 skipped
@@ -69,7 +74,17 @@ PEERS=${BENCH_PEERS:-haproxy squid}
 WRK_THREADS=${BENCH_WRK_THREADS:-1}
 TAG=${BENCH_TAG:-$(date -u +%Y%m%d-%H%M%S)}
 PERF_TESTS=${BENCH_PERF:-}
-IDLE_N=${BENCH_IDLE:-1000}
+IDLE_LIST=${BENCH_IDLE-1000 10000}
+IDLE_MAX=0			# the largest count: peers' limits are set for it
+for _n in $IDLE_LIST; do
+	[[ $_n =~ ^[0-9]+$ ]] || { echo "BENCH_IDLE: '$_n' is not a count" >&2 && exit 1; }
+	((_n > IDLE_MAX)) && IDLE_MAX=$_n
+done
+IDLE_LIST=$(tr -s ' ' '\n' <<<"$IDLE_LIST" | awk '$1 > 0' | sort -un | tr '\n' ' ')
+IDLE_LIST=${IDLE_LIST% }
+# nginx behind them must take as many (engine/lib.sh)
+# shellcheck disable=SC2034  # read by engine/lib.sh
+BENCH_NGINX_CONNS=$((IDLE_MAX + 1024 > 8192 ? IDLE_MAX + 1024 : 8192))
 PERF_HZ=${BENCH_PERF_HZ:-1999}
 PERF_CG=${BENCH_PERF_CG:-fp}		# fp (kernel stacks) | dwarf (user stacks too, large files)
 CLK_TCK=$(getconf CLK_TCK)
@@ -213,29 +228,49 @@ run_test() {
 	blog "  $v rep$rep $t: $(tail -n 1 "$RAW" | cut -d, -f6-)"
 }
 
-# idle_test VARIANT -- RSS of VARIANT's processes while its agent holds
-# IDLE_N idle keep-alive connections that each fetched /1k, against before.
+# upstream_conns -- established connections nginx serves on :80.
+upstream_conns() { in_bn ss -Htn state established "( sport = :80 )" | wc -l; }
+
+# nofile PID -- PID's RLIMIT_NOFILE soft limit.
+nofile() { awk '/^Max open files/ {print $4}' "/proc/$1/limits" 2>/dev/null || echo 0; }
+
+# idle_test VARIANT N -- RSS of VARIANT's processes (freshly started)
+# while its agent holds N idle keep-alive connections that each fetched
+# /1k, against before.  Bounded: idle_conns.py gives up 20 s + 6 ms per
+# connection after its start; the RSS is sampled for 1 s once it holds them.
 idle_test() {
-	local v=$1 pid=${V_PID[$1]} before held=0 r i ok out=$BENCH_TMP/idle-$1.out ipid
+	local v=$1 n=$2 pid=${V_PID[$1]} before held=0 r i ready ipid limit
+	local out=$BENCH_TMP/idle-$1-$2.out ok=0 failed=0 secs=0 why="no result" bound fds=0 pipes=0 up=0 up0
 	pid_alive "$pid" || return 0
+	bound=$((20 + n * 6 / 1000 + 10))
+	limit=$(nofile "$pid")
 	before=$(rss_kb "$pid")
-	ip netns exec "$BH_NS" timeout 120 setpriv --reuid="${V_UID[$v]}" --regid="${V_UID[$v]}" \
-		--clear-groups -- /usr/bin/python3 "$BENCH_TMP/idle_conns.py" "$IDLE_N" "$BENCH_HOST" /1k 60 \
-		>"$out" 2>&1 &
+	up0=$(upstream_conns)
+	ip netns exec "$BH_NS" timeout $((bound + 30)) setpriv --reuid="${V_UID[$v]}" \
+		--regid="${V_UID[$v]}" --clear-groups -- /usr/bin/python3 "$BENCH_TMP/idle_conns.py" \
+		"$n" "$BENCH_HOST" /1k 60 >"$out" 2>&1 &
 	ipid=$!
-	if wait_for 90 grep -q '^READY' "$out"; then
+	if wait_for "$bound" grep -q '^READY' "$out"; then
 		for ((i = 0; i < 4; i++)); do
 			sleep 0.25
 			r=$(rss_kb "$pid")
 			((r > held)) && held=$r
 		done
+		# what holding them costs in descriptors, and whether the
+		# interceptor kept its upstream connections (squid may pool them)
+		fds=$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+		pipes=$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 -lname 'pipe:*' 2>/dev/null | wc -l)
+		up=$(($(upstream_conns) - up0))
 	fi
-	ok=$(awk '/^READY/ {print $2}' "$out")
+	ready=$(grep -m1 '^READY' "$out" || true)
+	[[ -n $ready ]] && read -r _ ok failed secs why <<<"$ready"
 	kill "$ipid" 2>/dev/null || true
 	wait "$ipid" 2>/dev/null || true
-	[[ -n $ok ]] || blog "$v: idle connections: $(tail -n 3 "$out" | tr '\n' ' ')"
-	echo "$v,$IDLE_N,${ok:-0},$before,$held" >>"$IDLE_CSV"
-	blog "  $v idle: ${ok:-0}/$IDLE_N connections held, RSS ${before} -> ${held} KiB"
+	[[ -n $ready ]] || blog "$v: idle connections: $(tail -n 3 "$out" | tr '\n' ' ')"
+	((held > 0)) || held=$before
+	why=${why//,/;}
+	echo "$v,$n,$ok,$before,$held,$failed,$secs,$limit,$fds,$up,$why" >>"$IDLE_CSV"
+	blog "  $v idle: $ok/$n connections held in ${secs} s ($why; $fds fds of $limit, $pipes of them pipe ends; $up upstream), RSS ${before} -> ${held} KiB"
 }
 
 # perf_profile TEST -- `perf record` the engine during one extra run of TEST.
@@ -319,6 +354,7 @@ main() {
 	[[ -n ${BENCH_TESTS:-} ]] && REPRO="$REPRO BENCH_TESTS=\"$TESTS\""
 	[[ -n ${BENCH_VARIANTS:-} ]] && REPRO="$REPRO BENCH_VARIANTS=\"${VARIANTS[*]}\""
 	[[ -n ${BENCH_PLFW_MODE:-} ]] && REPRO="$REPRO BENCH_PLFW_MODE=$PLFW_MODE"
+	[[ -n ${BENCH_IDLE+set} ]] && REPRO="$REPRO BENCH_IDLE=\"$IDLE_LIST\""
 
 	trap on_exit EXIT
 	trap 'exit 130' INT
@@ -327,7 +363,7 @@ main() {
 	write_env
 	echo "variant,rep,test,conns,duration_s,requests,rps,p50_ms,p99_ms,mib_s,errors,rss_kb,cpu_pct,cpu_ms" >"$RAW"
 	echo "variant,vmhwm_kb,rss_anon_kb,rss_file_kb" >"$PEAKS"
-	echo "variant,conns,ok,rss_before_kb,rss_held_kb" >"$IDLE_CSV"
+	echo "variant,conns,ok,rss_before_kb,rss_held_kb,failed,seconds,nofile,fds,upstream,reason" >"$IDLE_CSV"
 	cp "$HERE/engine/idle_conns.py" "$BENCH_TMP/"	# readable by the agent uids
 
 	# uids: pipelock-fw's agent is 1000, direct 1001, peers 1002...
@@ -381,18 +417,19 @@ main() {
 	# last, each interceptor restarted: a fresh heap (after the load, freed
 	# memory would be reused and hide the growth), and the heap it grows
 	# would inflate the RSS of any test after it
-	if ((IDLE_N > 0)); then
+	local n
+	for n in $IDLE_LIST; do
 		for v in "${VARIANTS[@]}"; do
 			[[ ${V_MODE[$v]} != none ]] || continue
 			variant_stop "$v"
-			mv "$BENCH_TMP/logs/$v.log" "$BENCH_TMP/logs/$v.log.measured" 2>/dev/null || true
+			mv "$BENCH_TMP/logs/$v.log" "$BENCH_TMP/logs/$v.log.before-idle-$n" 2>/dev/null || true
 			if variant_start "$v" "${V_UID[$v]}"; then
-				idle_test "$v"
+				idle_test "$v" "$n"
 			else
-				notes[$v]+="did not restart for the idle test; "
+				notes[$v]+="did not restart for the idle test ($n); "
 			fi
 		done
-	fi
+	done
 	if [[ -n $PERF_TESTS ]]; then
 		if ! command -v perf >/dev/null; then
 			blog "BENCH_PERF: perf not installed (linux-perf)"

@@ -1,7 +1,11 @@
 /*
  * bench_scanner.c - scanner throughput, one thread, all default patterns.
  *
- *   build/tests/bench/bench_scanner tests/bench/corpus
+ *   build/tests/bench/bench_scanner tests/bench/corpus [ONLY [SECONDS]]
+ *
+ * ONLY (e.g. "benign check_text", "urls", "pcre2") runs just the lines
+ * whose "engine corpus mode" contains it, for perf record and A/B runs;
+ * SECONDS (default 1) is the time spent on each line.
  *
  * Reports MB/s for the benign and secret-dense corpora (whole-buffer
  * check_text, streaming in 64 KiB chunks, and line by line as header-sized
@@ -19,8 +23,23 @@
 #include "scanner/dlp.h"
 #include "scanner/scanner.h"
 
-#define BENCH_MIN_SECONDS	1.0
 #define BENCH_CHUNK		65536
+
+static double bench_seconds = 1.0;
+static const char *bench_only;
+static const char *bench_engine = "vectorscan";
+
+/* 1 if the line "engine label mode" was asked for. */
+static int
+bench_wanted(const char *label, const char *mode)
+{
+	char line[128];
+
+	if (bench_only == NULL)
+		return 1;
+	snprintf(line, sizeof(line), "%s %s %s", bench_engine, label, mode);
+	return strstr(line, bench_only) != NULL;
+}
 
 struct corpus {
 	char	*buf;
@@ -115,13 +134,17 @@ bench_body(const struct scanner *sc, const char *label,
     const struct corpus *c, enum bench_mode mode)
 {
 	static const char *modes[] = { "check_text", "stream 64K", "per line" };
-	double t0 = bench_now(), t;
+	double t0, t;
 	unsigned long iters = 0, found = 0;
+
+	if (!bench_wanted(label, modes[mode]))
+		return;
+	t0 = bench_now();
 
 	do {
 		found += bench_pass(sc, c, mode);
 		iters++;
-	} while ((t = bench_now() - t0) < BENCH_MIN_SECONDS);
+	} while ((t = bench_now() - t0) < bench_seconds);
 	printf("  %-8s %-11s %9.1f MB/s  (%lu passes of %zu bytes, %lu findings/pass)\n",
 	    label, modes[mode], (double)c->len * (double)iters / t / 1e6, iters,
 	    c->len, found / iters);
@@ -131,11 +154,14 @@ static void
 bench_urls(const struct scanner *sc, const struct corpus *c)
 {
 	struct scan_result r;
-	double t0 = bench_now(), t;
+	double t0, t;
 	unsigned long checks = 0, blocked = 0;
 	size_t i, n;
 	char *nl;
 
+	if (!bench_wanted("urls", "check_url"))
+		return;
+	t0 = bench_now();
 	do {
 		for (i = 0; i < c->len; i = n + 1) {
 			nl = memchr(c->buf + i, '\n', c->len - i);
@@ -146,7 +172,7 @@ bench_urls(const struct scanner *sc, const struct corpus *c)
 			    &r) == 1;
 			checks++;
 		}
-	} while ((t = bench_now() - t0) < BENCH_MIN_SECONDS);
+	} while ((t = bench_now() - t0) < bench_seconds);
 	printf("  urls     check_url   %9.0f checks/s (%.2f us each, %lu blocked of %lu)\n",
 	    (double)checks / t, t / (double)checks * 1e6, blocked, checks);
 }
@@ -173,10 +199,14 @@ main(int argc, char **argv)
 	struct scanner *sc;
 	char err[512];
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
+	if (argc < 2 || argc > 4 ||
+	    (argc == 4 && (bench_seconds = atof(argv[3])) <= 0)) {
+		fprintf(stderr, "usage: %s CORPUS_DIR [ONLY [SECONDS]]\n",
+		    argv[0]);
 		return 2;
 	}
+	if (argc >= 3)
+		bench_only = argv[2];
 	if (bench_load(argv[1], "benign.txt", &benign) == -1 ||
 	    bench_load(argv[1], "secrets.txt", &dense) == -1 ||
 	    bench_load(argv[1], "urls.txt", &urls) == -1)
@@ -192,6 +222,7 @@ main(int argc, char **argv)
 	bench_all(sc, &benign, &dense, &urls, 1);
 	/* The scanner is immutable for scanning; the bench flips a test knob. */
 	dlp_set_prefilter((struct dlp *)scanner_dlp(sc), 0);
+	bench_engine = "pcre2";
 	printf("PCRE2 only (every pattern run by PCRE2 JIT):\n");
 	bench_all(sc, &benign, &dense, &urls, 1);
 	scanner_free(sc);

@@ -145,7 +145,9 @@ _write_nginx_conf() {
 worker_processes $NGINX_WORKERS;
 pid $p/nginx.pid;
 error_log $p/logs/error.log warn;
-events { worker_connections 8192; }
+# BENCH_NGINX_CONNS: bench_engine.sh's idle test holds that many at once
+worker_rlimit_nofile $((${BENCH_NGINX_CONNS:-8192} + 1024));
+events { worker_connections ${BENCH_NGINX_CONNS:-8192}; }
 http {
     default_type application/octet-stream;
     access_log off;

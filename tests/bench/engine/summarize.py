@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """summarize.py - the engine benchmark's markdown report from its CSVs.
 
-  summarize.py --raw RAW.csv --peaks PEAKS.csv --env ENV.txt --summary OUT.csv > REPORT.md
+  summarize.py --raw RAW.csv --peaks PEAKS.csv [--idle IDLE.csv] --env ENV.txt --summary OUT.csv > REPORT.md
 
 Every cell is the median over the repetitions of one (variant, test); ratios
 divide by `direct` of the same run.  The targets of issue 8 are checked and
@@ -180,16 +180,46 @@ def main():
         p("| peak VmHWM over the measured runs | " + " | ".join(cell(v, "vmhwm_kb") for v in others) + " |")
         p("| after them: RssAnon (heap, stacks) | " + " | ".join(cell(v, "rss_anon_kb") for v in others) + " |")
         p("| after them: RssFile (mapped code, libraries) | " + " | ".join(cell(v, "rss_file_kb") for v in others) + " |")
-    idle = {r["variant"]: r for r in load(a.idle)} if a.idle else {}
-    if idle:
+    idle = {}
+    for r in (load(a.idle) if a.idle else []):
+        idle[(r["variant"], int(r["conns"]))] = r
+    for n in sorted({n for _, n in idle}):
+        def held(v):
+            r = idle.get((v, n))
+            if not r:
+                return "–"
+            c = f"{int(r['ok'])}/{n}"
+            if int(r["ok"]) < n and r.get("reason"):	# older CSVs lack it
+                why = r["reason"]
+                if r.get("fds") and int(r["fds"]) >= int(r["nofile"]) - 64:
+                    why = f"out of file descriptors, then: {why}"
+                c += f" ({why})"
+            return c
+
+        def fds(v):
+            r = idle.get((v, n))
+            if not r or not r.get("fds"):
+                return "–"
+            return f"{r['fds']} of {r['nofile']} / {r['upstream']}"
+
+        def rss(v):
+            r = idle.get((v, n))
+            if not r:
+                return "–"
+            return f"{float(r['rss_before_kb']) / 1024:.1f} → {float(r['rss_held_kb']) / 1024:.1f}"
+
         def per_conn(v):
-            r = idle.get(v)
+            r = idle.get((v, n))
             if not r or int(r["ok"]) == 0:
                 return "–"
-            grow = (float(r["rss_held_kb"]) - float(r["rss_before_kb"])) / int(r["ok"])
-            return f"{grow:.1f} KiB ({r['ok']}/{r['conns']} held)"
-        p("| RSS growth per idle relayed keep-alive connection (fresh process) | " +
-          " | ".join(per_conn(v) for v in others) + " |")
+            return f"{(float(r['rss_held_kb']) - float(r['rss_before_kb'])) / int(r['ok']):.1f}"
+        p(f"| {n} idle relayed keep-alive connections (fresh process): held | " +
+          " | ".join(held(v) for v in others) + " |")
+        if any(r.get("fds") for r in idle.values()):
+            p(f"| … descriptors of the interceptor (of its RLIMIT_NOFILE) / connections open to nginx | " +
+              " | ".join(fds(v) for v in others) + " |")
+        p(f"| … VmRSS before → while holding them | " + " | ".join(rss(v) for v in others) + " |")
+        p(f"| … RSS growth per held connection (KiB) | " + " | ".join(per_conn(v) for v in others) + " |")
     p("")
 
     p("## Targets (issue 8)\n")

@@ -28,6 +28,13 @@ STEER_TABLE=plfwb_steer
 STEER_RT=100
 PLFW_PORT=${BENCH_PLFW_PORT:-8890}
 PLFW_MODE=${BENCH_PLFW_MODE:-strict}	# strict: api_allowlist enforced
+# The idle-connection test (bench_engine.sh) holds up to IDLE_MAX
+# connections through one variant: each is configured to take them, and
+# to use as many file descriptors as that needs, up to the hard limit.
+idle_room() { echo $((${IDLE_MAX:-1000} + 64)); }
+# fds for that many relayed connections at 2 each (client + server
+# socket), and some for listeners, logs and resolvers
+peer_fds() { echo $((2 * $(idle_room) + 1024)); }
 
 variant_known() { declare -F "v_${1}_start" >/dev/null; }
 variant_dir() { printf '%s/variants/%s' "$BENCH_TMP" "$1"; }
@@ -146,8 +153,9 @@ v_direct_version() { echo "nginx $(nginx -v 2>&1 | awk -F/ '{print $2}')"; }
 
 # --- pipelock-fw: the real way, its own rules --------------------------------
 v_pipelock_start() {
-	local d cfg
+	local d cfg room
 	d=$(variant_dir pipelock)
+	room=$(idle_room)
 	cfg=$d/pipelock.yaml
 	{
 		echo "version: 1"
@@ -156,12 +164,15 @@ v_pipelock_start() {
 		echo "firewall:"
 		echo "  tproxy_port: $PLFW_PORT"
 		echo "  agent_users: [${V_UID[pipelock]}]"
-		# default 512: the idle-connection test holds BENCH_IDLE at once
-		echo "  max_conns_per_agent: $((${BENCH_IDLE:-1000} > 512 ? ${BENCH_IDLE:-1000} + 64 : 512))"
+		# defaults 512 and 8192: the idle-connection test holds IDLE_MAX at
+		# once; the engine raises RLIMIT_NOFILE for max_conns_total as far
+		# as it may (and says so at start)
+		echo "  max_conns_per_agent: $((room > 512 ? room : 512))"
+		echo "  max_conns_total: $((room > 8192 ? room : 8192))"
 	} >"$cfg"
 	chmod 0644 "$cfg"
 	VAR_MODE=external VAR_HTTP_PORT=$PLFW_PORT VAR_HTTPS_PORT=$PLFW_PORT
-	VAR_NOTE="run --apply --remove-on-exit; mode $PLFW_MODE, api_allowlist [$BENCH_HOST], DLP defaults, max_conns_per_agent raised for the idle test; 443: SNI passthrough"
+	VAR_NOTE="run --apply --remove-on-exit; mode $PLFW_MODE, api_allowlist [$BENCH_HOST], DLP defaults, max_conns_per_agent/_total raised for the idle test; 443: SNI passthrough"
 	# audit lines (stdout) and diagnostics share the variant log
 	local extra=()
 	read -r -a extra <<<"${BENCH_PLFW_ARGS:-}"	# e.g. "--workers 1"
@@ -183,11 +194,16 @@ v_pipelock_version() {
 # --- haproxy: transparent L4 relay, inspects nothing --------------------------
 HAPROXY_PORT=15001
 v_haproxy_start() {
-	local cfg
+	local cfg fds
+	fds=$(peer_fds)
 	cfg=$(variant_dir haproxy)/haproxy.cfg
+	# No global maxconn: haproxy then derives it from the file descriptors
+	# it may use (configuration.txt, "maxconn", "fd-hard-limit"), and
+	# fd-hard-limit keeps that near what the idle test needs on machines
+	# whose hard limit is huge.  Frontends default to the global maxconn.
 	cat >"$cfg" <<EOF
 global
-    maxconn 8000
+    fd-hard-limit $fds
 defaults
     mode tcp
     timeout connect 5s
@@ -202,7 +218,7 @@ backend original_dst
     server orig 0.0.0.0:0
 EOF
 	VAR_MODE=tproxy VAR_HTTP_PORT=$HAPROXY_PORT VAR_HTTPS_PORT=$HAPROXY_PORT
-	VAR_NOTE="tproxy, L4 relay (no HTTP/SNI inspection)"
+	VAR_NOTE="tproxy, L4 relay (no HTTP/SNI inspection); maxconn derived from fd-hard-limit $fds (capped by the hard RLIMIT_NOFILE)"
 	bg_run "$BH_NS" "$BENCH_TMP/logs/haproxy.log" haproxy -db -f "$cfg"
 	VAR_PID=$BG_PID
 	_wait_ports haproxy "$HAPROXY_PORT"
@@ -213,7 +229,11 @@ v_haproxy_version() { echo "haproxy $(haproxy -v | awk 'NR == 1 {print $3}')"; }
 SQUID_HTTP_PORT=3129
 SQUID_HTTPS_PORT=3130
 v_squid_start() {
-	local d cfg
+	local d cfg fds hard
+	# squid.conf.documented: max_filedescriptors may go "up to the hard limit"
+	hard=$(ulimit -Hn)
+	fds=$(peer_fds)
+	[[ $hard != unlimited ]] && ((hard < fds)) && fds=$hard
 	d=$(variant_dir squid)
 	cfg=$d/squid.conf
 	mkdir -p "$d/logs"
@@ -229,7 +249,7 @@ http_access allow all
 cache deny all
 cache_mem 16 MB
 workers 1
-max_filedescriptors 16384
+max_filedescriptors $fds
 visible_hostname plfwb-host
 dns_nameservers 127.0.0.1
 pid_filename $d/squid.pid
@@ -241,7 +261,7 @@ logfile_rotate 0
 shutdown_lifetime 1 seconds
 EOF
 	VAR_MODE=tproxy VAR_HTTP_PORT=$SQUID_HTTP_PORT VAR_HTTPS_PORT=$SQUID_HTTPS_PORT
-	VAR_NOTE="tproxy; http: proxy; https: ssl_bump peek step1 + splice (SNI only)"
+	VAR_NOTE="tproxy; http: proxy; https: ssl_bump peek step1 + splice (SNI only); max_filedescriptors $fds"
 	bg_run "$BH_NS" "$BENCH_TMP/logs/squid.log" squid -N -d 1 -f "$cfg"
 	VAR_PID=$BG_PID
 	_wait_ports squid "$SQUID_HTTP_PORT" "$SQUID_HTTPS_PORT"

@@ -10,6 +10,12 @@
  * benign-looking text, and the full text pipeline must report it both with
  * the prefilter (trigger pass on) and with PCRE2 alone (every byte
  * scanned), with the same findings.
+ *
+ * The trigger pass is also the first look at a body: it tells plain text
+ * (used as is) from text to normalise, stopping at the first byte that is
+ * not plain, and whether a '%' needs decoding.  So a zero-width character
+ * inside a secret, a control byte and a %-encoded secret are each placed at
+ * offsets across several 512-byte groups of that pass.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +112,75 @@ trig_subset(const struct scan_result *a, const struct scan_result *b)
 	return 1;
 }
 
+/*
+ * Scan buf both ways: -1 if the modes differ, else 1 if want is found, 0
+ * if not.
+ */
+static int
+trig_both(struct dlp *fast, struct dlp *ref, const char *buf, size_t len,
+    const char *want)
+{
+	struct scan_result rf, rr;
+
+	scan_result_reset(&rf);
+	scan_result_reset(&rr);
+	dlp_scan_text(fast, buf, len, SCAN_WHERE_BODY, NULL, 0, &rf);
+	dlp_scan_text(ref, buf, len, SCAN_WHERE_BODY, NULL, 0, &rr);
+	if (!trig_subset(&rf, &rr) || !trig_subset(&rr, &rf))
+		return -1;
+	return trig_find(&rf, "dlp", want, NULL) != NULL ||
+	    trig_find(&rf, "core_dlp", want, NULL) != NULL;
+}
+
+/* Insert ins at off into 3 fillers (buf: room for them and ins). */
+static size_t
+trig_build(char *buf, size_t off, const char *ins, size_t il)
+{
+	size_t fl = strlen(filler), len = 0, k;
+
+	for (k = 0; k < 3; k++) {
+		memcpy(buf + len, filler, fl);
+		len += fl;
+	}
+	memmove(buf + off + il, buf + off, len - off);
+	memcpy(buf + off, ins, il);
+	return len + il;
+}
+
+/* Non-plain bytes and '%' at offsets across the plain-text check. */
+static void
+trig_plain(struct dlp *fast, struct dlp *ref)
+{
+	/* Found only once normalised; found only by the run finder. */
+	static const char zw[] = "\nsk-\xe2\x80\x8b" "ant-api03-dkry"
+	    "FMT07elszGNU18fmtAHOV29\n";
+	static const char ctl[] = "\n\x01 c2stYW50LWFwaTAzLWRrcnlGTVQwN2Vsc3pH"
+	    "TlUxOGZtdEFIT1YyOQ==\n";
+	static const char pct[] = "\n%73%6b%2d%61%6e%74%2d%61%70%69%30%33%2d"
+	    "%64%6b%72%79%46%4d%54%30%37%65%6c%73%7a%47%4e%55%31%38%66%6d%74"
+	    "%41%48%4f%56%32%39\n";
+	static const char *const ins[] = { zw, ctl, pct };
+	char *buf = malloc(3 * strlen(filler) + 256);
+	size_t off, k, len, bad = 0, runs = 0;
+
+	for (k = 0; k < 3; k++)
+		for (off = 0; off <= 3 * strlen(filler); off += 5) {
+			len = trig_build(buf, off, ins[k], strlen(ins[k]));
+			runs++;
+			if (trig_both(fast, ref, buf, len,
+			    "Anthropic API Key") != 1 && bad++ < 5)
+				diag("insert %zu at offset %zu: missed or modes "
+				    "differ", k, off);
+		}
+	/* The same text without the secret: nothing, both ways. */
+	len = trig_build(buf, 700, "\x01%41\xe2\x80\x8b", 7);
+	is_int(trig_both(fast, ref, buf, len, "Anthropic API Key"), 0,
+	    "non-plain filler: no secret, modes agree");
+	is_int(bad, 0, "%zu zero-width, control and %%-encoded plants found, "
+	    "modes agree", runs);
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -172,6 +247,7 @@ main(void)
 	scan_result_reset(&rf);
 	dlp_scan_text(fast, filler, fl, SCAN_WHERE_BODY, NULL, 0, &rf);
 	is_int(rf.nfindings, 0, "filler has no findings");
+	trig_plain(fast, ref);
 	free(buf);
 	dlp_free(fast);
 	dlp_free(ref);

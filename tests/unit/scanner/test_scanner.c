@@ -256,6 +256,9 @@ test_order(const struct scanner *sc)
 static void
 test_evasions(const struct scanner *sc)
 {
+	size_t i;
+	int seedpos = 0;
+
 	/* "sk-ant-api03-fake1234567890" in various encodings. */
 	blocks(sc, "https://e.com/?key=%73%6b%2d%61%6e%74-api03-fake1234567890",
 	    "dlp");
@@ -290,6 +293,24 @@ test_evasions(const struct scanner *sc)
 	is_str(reason(), "DLP match: BIP-39 Seed Phrase (critical)",
 	    "seed phrase reason");
 	allows(sc, "https://e.com/?m=abandon+abandon+abandon");
+	/*
+	 * Three-letter words (the shortest) at every alignment of the
+	 * seed-word prefilter's 16-byte steps, in the path and the query.
+	 */
+	for (i = 0; i < 18; i++) {
+		char u[256];
+
+		snprintf(u, sizeof(u), "https://e.com/%.*s/zoo/zoo/zoo/zoo/zoo/"
+		    "zoo/zoo/zoo/zoo/zoo/zoo/wrong", (int)i, "123456789012345678");
+		seedpos += url(sc, u) == 1 && strcmp(label(), "dlp") == 0;
+		snprintf(u, sizeof(u), "https://e.com/?p=%.*s&m=zoo-zoo-zoo-zoo-"
+		    "zoo-zoo-zoo-zoo-zoo-zoo-zoo-wrong", (int)i,
+		    "123456789012345678");
+		seedpos += url(sc, u) == 1 && strcmp(label(), "dlp") == 0;
+	}
+	is_int(seedpos, 36, "3-letter seed words found at every alignment");
+	allows(sc, "https://e.com/zoo/zoo/zoo/zoo/zoo/zoo/zoo/zoo/zoo/zoo/zoo/"
+	    "ab");
 
 	blocks(sc, "http://0x7f.1/", "ssrf");
 	is_str(reason(), "SSRF blocked: 127.0.0.1 resolves to internal IP "
