@@ -2,8 +2,9 @@
  * test_hsdb.c - the Vectorscan database compiled in a child process
  * (core/hsdb.c): the image it returns loads and matches like one compiled
  * here, Vectorscan's errors come back naming the same expression with the
- * same message, and a scanner built through the hook finds the same
- * secrets as one compiled in-process, with the hook really called.
+ * same message, a scanner built through the hook finds the same secrets
+ * as one compiled in-process, with the hook really called, and building it
+ * does not page Vectorscan's compiler into this process.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +116,61 @@ secret_blocked(const struct scanner *sc)
 	return scanner_check_text(sc, t, strlen(t), SCAN_WHERE_BODY, &res);
 }
 
+/* Resident KiB of this process's libhs mappings (/proc/self/smaps). */
+static long
+libhs_rss_kb(void)
+{
+	char line[512];
+	unsigned long lo, hi;
+	long kb, sum = 0;
+	int in_hs = 0;
+	FILE *f;
+
+	if ((f = fopen("/proc/self/smaps", "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		/* a mapping's header line: "lo-hi perms offset dev inode path" */
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+			in_hs = strstr(line, "/libhs") != NULL;
+		else if (in_hs && sscanf(line, "Rss: %ld kB", &kb) == 1)
+			sum += kb;
+	}
+	fclose(f);
+	return sum;
+}
+
+/*
+ * The point of the child: building a scanner through it must not page the
+ * compiler into this process; compiling here does (the control that the
+ * measurement can see it).  Runs first, before anything compiles here.
+ */
+static void
+test_rss(void)
+{
+	struct scanner_config cfg;
+	struct scanner *sc;
+	char err[256];
+	long r0, r1, r2;
+
+	scanner_config_defaults(&cfg);
+	r0 = libhs_rss_kb();
+	cfg.hs_compile = hsdb_compile;
+	sc = scanner_new(&cfg, err, sizeof(err));
+	r1 = libhs_rss_kb();
+	ok(sc != NULL && r0 >= 0 && r1 - r0 < 1024,
+	    "through the child: libhs RSS %ld -> %ld KiB (< 1 MiB more)",
+	    r0, r1);
+	scanner_free(sc);
+	cfg.hs_compile = NULL;
+	sc = scanner_new(&cfg, err, sizeof(err));
+	r2 = libhs_rss_kb();
+	ok(sc != NULL && r2 - r1 > 1024,
+	    "in-process: libhs RSS %ld -> %ld KiB (the compiler pages in)",
+	    r1, r2);
+	scanner_free(sc);
+	scanner_config_clear(&cfg);
+}
+
 static void
 test_scanner_hook(void)
 {
@@ -144,6 +200,7 @@ test_scanner_hook(void)
 int
 main(void)
 {
+	test_rss();
 	test_compile();
 	test_errors();
 	test_scanner_hook();

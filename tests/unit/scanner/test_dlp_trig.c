@@ -30,6 +30,10 @@ struct plant {
 };
 
 #define ANT	"sk-ant-api03-dkryFMT07elszGNU18fmtAHOV29"
+/* Words of 3..8 letters that are not list words: a seed-like stretch. */
+#define LOREM	"lorem dolor amet tempor dolore labore nostrud commodo "
+#define ABANDON8 "abandon abandon abandon abandon abandon abandon abandon " \
+	"abandon "
 
 static const struct plant plants[] = {
 	{ "Credit Card Number", "card 4111 1111 1111 1111 exp" },
@@ -41,6 +45,17 @@ static const struct plant plants[] = {
 	{ "Discord Bot Token",
 	    "MdkryFMT07elszGNU18fmtAH.dkryFM.dkryFMT07elszGNU18fmtAHOV29" },
 	{ "BIP-39 Seed Phrase",
+	    "abandon abandon abandon abandon abandon abandon abandon abandon "
+	    "abandon abandon abandon about" },
+	/*
+	 * The seed triggers' quick look (dlp_seed_none()): 3-letter words at
+	 * the end of a long stretch of other words, and a stretch longer than
+	 * it looks at.
+	 */
+	{ "BIP-39 Seed Phrase", LOREM LOREM LOREM
+	    "zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo wrong" },
+	{ "BIP-39 Seed Phrase", ABANDON8 ABANDON8 ABANDON8 ABANDON8 ABANDON8
+	    ABANDON8 ABANDON8 ABANDON8 ABANDON8
 	    "abandon abandon abandon abandon abandon abandon abandon abandon "
 	    "abandon abandon abandon about" },
 	{ "Anthropic API Key", ANT },
@@ -201,7 +216,7 @@ main(void)
 	    fast && ref ? "ok" : err))
 		return tap_done();
 	dlp_set_prefilter(ref, 0);
-	buf = malloc(3 * fl + 512);
+	buf = malloc(3 * fl + 1024);
 	for (i = 0; i < sizeof(plants) / sizeof(plants[0]); i++) {
 		pl = strlen(plants[i].text);
 		/* Offsets across the first two 64-byte block boundaries. */
