@@ -152,8 +152,9 @@ struct dlp_tls {
 	uint64_t		*truns[DLP_RSLOT_NONE + 1];
 	size_t			 ntruns[DLP_RSLOT_NONE + 1];
 	/*
-	 * dlp_scan_text() ran the trigger pass of its input (slot 0) before
-	 * the first pass over it: the pass that checked it is plain text.
+	 * dlp_scan_text() ran the trigger pass of its input `pre' (into slot
+	 * 0 and tshape) to learn whether it is plain text; the first pass
+	 * over it takes those bitmaps instead of running it again.
 	 */
 	const char		*pre;
 	size_t			 prelen;
@@ -2648,7 +2649,11 @@ dlp_runs_sync(const unsigned char *s, size_t p, size_t lo, int hex)
 }
 
 #ifdef DLP_X86
-/* The trigger loop of dlp_runs(), compiled for the SIMD path. */
+/*
+ * The trigger loop of dlp_runs(), compiled for the SIMD path so that the
+ * AVX-512 helpers of the run finder inline into it: thousands of runs per
+ * MiB of text each paid a call and a vzeroupper.
+ */
 __attribute__((target("avx512f,avx512bw,avx512vbmi,avx512vbmi2,gfni")))
 static int
 dlp_runs_trig(const struct dlp *d, const char *buf, size_t len,

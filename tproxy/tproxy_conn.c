@@ -68,7 +68,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1360,14 +1359,11 @@ relay_pump(struct conn *c, struct relay_dir *d, int first_bytes)
 				return -1;
 			}
 		}
-#ifndef RELAY_NO_COPY
 		if (d->can_in && !d->eof && d->inpipe == 0 && !d->bulk) {
 			if ((r = relay_copy(c, d)) == -1)
 				return -1;
 			progress |= r;
-		} else
-#endif
-		if (d->can_in && !d->eof && !d->in_blocked &&
+		} else if (d->can_in && !d->eof && !d->in_blocked &&
 		    d->inpipe < d->cap) {
 			if (d->pipe[0] == -1 &&
 			    tproxy_pipe_get(d->pipe, &d->cap) == -1) {
@@ -1377,10 +1373,8 @@ relay_pump(struct conn *c, struct relay_dir *d, int first_bytes)
 			want = d->cap - d->inpipe;
 			n = splice(d->from, NULL, d->pipe[1], NULL, want,
 			    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-#ifndef RELAY_NO_SHORT
 			if (n > 0 && (size_t)n < want && d->can_in != RELAY_DRAIN)
 				d->can_in = 0;
-#endif
 			if (n > 0) {
 				d->inpipe += (size_t)n;
 				d->bytes += (unsigned long long)n;
@@ -1391,11 +1385,10 @@ relay_pump(struct conn *c, struct relay_dir *d, int first_bytes)
 				progress = 1;
 			} else if (errno == EAGAIN) {
 				/* socket empty, or pipe out of slots with data queued */
-				if (d->inpipe > 0) {
+				if (d->inpipe > 0)
 					d->in_blocked = 1;
-				} else {
+				else
 					d->can_in = 0;
-				}
 			} else if (errno != EINTR) {
 				return -1;
 			}
@@ -1765,12 +1758,10 @@ conn_http_read(struct conn *c)
 			c->up.bytes += (unsigned long long)n;
 			c->t_last = loop_now_ms();
 			got = 1;
-#ifndef RELAY_NO_SHORT
 			if ((size_t)n < want && c->up.can_in != RELAY_DRAIN) {
 				c->up.can_in = 0;	/* drained (relay_pump) */
 				break;
 			}
-#endif
 			continue;
 		}
 		if (n == 0) {
