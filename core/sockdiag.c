@@ -166,12 +166,20 @@ diag_cb(const struct nlmsghdr *nlh, void *data)
 static __thread int owner_fd = -1;
 static __thread uint32_t owner_seq;
 
+static int owner_socket(void);
+
 void
 sockdiag_thread_free(void)
 {
 	if (owner_fd != -1)
 		close(owner_fd);
 	owner_fd = -1;
+}
+
+int
+sockdiag_thread_init(void)
+{
+	return owner_socket() == -1 ? -1 : 0;
 }
 
 static int
@@ -356,44 +364,79 @@ link_inode(const char *path)
 	return strtoul(buf + 8, NULL, 10);
 }
 
+/*
+ * Whether process name (a /proc entry) holds socket inode; if so *pid and
+ * exe are set.  1 found, 0 not.
+ */
+static int
+proc_holds(const char *name, unsigned long inode, pid_t *pid, char *exe,
+    size_t exelen)
+{
+	DIR *fds;
+	struct dirent *f;
+	char path[600];	/* "/proc/" + two NAME_MAX names */
+	ssize_t n;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%s/fd", name);
+	if ((fds = opendir(path)) == NULL)
+		return 0;	/* gone, or not ours to read */
+	while ((f = readdir(fds)) != NULL) {
+		if (f->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/fd/%s", name, f->d_name);
+		if (link_inode(path) != inode)
+			continue;
+		*pid = (pid_t)strtol(name, NULL, 10);
+		if (exe != NULL && exelen > 0) {
+			snprintf(path, sizeof(path), "/proc/%s/exe", name);
+			if ((n = readlink(path, exe, exelen - 1)) == -1)
+				n = 0;
+			exe[n] = '\0';
+		}
+		found = 1;
+		break;
+	}
+	closedir(fds);
+	return found;
+}
+
+/*
+ * An agent opens many connections from one process, and a scan of all of
+ * /proc costs a readlink per fd on the host (a busy host: thousands per
+ * lookup), so the last answer's process is asked first.
+ */
+static __thread pid_t proc_hint;
+
 int
 sockdiag_inode_process(unsigned long inode, pid_t *pid, char *exe,
     size_t exelen)
 {
-	DIR *proc, *fds;
-	struct dirent *p, *f;
-	char path[600];	/* "/proc/" + two NAME_MAX names */
-	ssize_t n;
-	int ret = -1;
+	DIR *proc;
+	struct dirent *p;
+	char hint[16];
 
-	if (inode == 0 || (proc = opendir("/proc")) == NULL)
+	if (inode == 0)
 		return -1;
-	while (ret == -1 && (p = readdir(proc)) != NULL) {
-		if (p->d_name[0] < '1' || p->d_name[0] > '9')
+	if (proc_hint > 0) {
+		snprintf(hint, sizeof(hint), "%d", (int)proc_hint);
+		if (proc_holds(hint, inode, pid, exe, exelen))
+			return 0;
+	} else {
+		hint[0] = '\0';
+	}
+	if ((proc = opendir("/proc")) == NULL)
+		return -1;
+	while ((p = readdir(proc)) != NULL) {
+		if (p->d_name[0] < '1' || p->d_name[0] > '9' ||
+		    strcmp(p->d_name, hint) == 0)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%s/fd", p->d_name);
-		if ((fds = opendir(path)) == NULL)
-			continue;	/* gone, or not ours to read */
-		while ((f = readdir(fds)) != NULL) {
-			if (f->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), "/proc/%s/fd/%s",
-			    p->d_name, f->d_name);
-			if (link_inode(path) != inode)
-				continue;
-			*pid = (pid_t)strtol(p->d_name, NULL, 10);
-			if (exe != NULL && exelen > 0) {
-				snprintf(path, sizeof(path), "/proc/%s/exe",
-				    p->d_name);
-				if ((n = readlink(path, exe, exelen - 1)) == -1)
-					n = 0;
-				exe[n] = '\0';
-			}
-			ret = 0;
-			break;
+		if (proc_holds(p->d_name, inode, pid, exe, exelen)) {
+			proc_hint = *pid;
+			closedir(proc);
+			return 0;
 		}
-		closedir(fds);
 	}
 	closedir(proc);
-	return ret;
+	return -1;
 }

@@ -30,12 +30,19 @@ struct sockdiag_owner {
 int sockdiag_owner_find(const struct sockaddr *src, const struct sockaddr *dst,
     int proto, struct sockdiag_owner *out);
 
+/*
+ * Open this thread's sockdiag_owner_find() socket now rather than at the
+ * first lookup (a worker's start: its fd count stays flat from then on).
+ * 0, or -1 (errno set; the first lookup tries again).
+ */
+int sockdiag_thread_init(void);
 /* Close this thread's sockdiag_owner_find() socket (a thread's exit). */
 void sockdiag_thread_free(void);
 
 /*
  * Look up pid and executable path of the process holding socket inode
- * (scans /proc; slow: call lazily and cache).  0 on success.
+ * (scans /proc; slow: call lazily and cache).  The process of the
+ * thread's last answer is looked at first.  0 on success.
  */
 int sockdiag_inode_process(unsigned long inode, pid_t *pid, char *exe,
     size_t exelen);

@@ -327,7 +327,7 @@ cidr_parse(const char *s, int *family, uint8_t addr[16], uint8_t *plen)
 static int
 resolv_conf_read(struct rules_setdef *dns4, struct rules_setdef *dns6)
 {
-	char line[512], word[64], addr[INET6_ADDRSTRLEN + 16];
+	char line[512], word[64], addr[64];	/* a longer word is no address */
 	uint8_t a[16], plen;
 	int family;
 	FILE *f;

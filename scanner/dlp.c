@@ -2440,34 +2440,50 @@ dlp_run_chunk(const struct dlp *d, const unsigned char *s, size_t len,
 #endif
 }
 
-/* The first '.' or '/' in [p, lim), or lim: where a run's piece ends. */
+/*
+ * The end of the piece that starts at *pp and ends at the first '.' or
+ * '/' in [*pp, lim), or at lim.  The SIMD path also skips the pieces
+ * shorter than DLP_RUN_MIN (the caller passes over them anyway), moving
+ * *pp to the first one that is not: a long URL is mostly short pieces,
+ * and walking its separator masks beats one load per piece.
+ */
 #ifdef DLP_X86
 __attribute__((target("avx512f,avx512bw")))
 static inline size_t
-dlp_piece_end_avx512(const unsigned char *s, size_t p, size_t lim)
+dlp_piece_end_avx512(const unsigned char *s, size_t *pp, size_t lim)
 {
+	size_t p = *pp, b, x;
 	__mmask64 m, hit;
 	__m512i v;
 
-	for (; p < lim; p += 64) {
-		m = lim - p >= 64 ? ~0ULL : (1ULL << (lim - p)) - 1;
-		v = _mm512_maskz_loadu_epi8(m, s + p);
+	for (b = p; b < lim; b += 64) {
+		m = lim - b >= 64 ? ~0ULL : (1ULL << (lim - b)) - 1;
+		v = _mm512_maskz_loadu_epi8(m, s + b);
 		hit = (_mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('.')) |
 		    _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('/'))) & m;
-		if (hit)
-			return p + (size_t)__builtin_ctzll(hit);
+		for (; hit; hit &= hit - 1) {
+			x = b + (size_t)__builtin_ctzll(hit);
+			if (x - p >= DLP_RUN_MIN) {
+				*pp = p;
+				return x;
+			}
+			p = x + 1;
+		}
 	}
+	*pp = p;
 	return lim;
 }
 #endif
 
 static inline __attribute__((always_inline)) size_t
-dlp_piece_end(const struct dlp *d, const unsigned char *s, size_t p,
+dlp_piece_end(const struct dlp *d, const unsigned char *s, size_t *pp,
     size_t lim)
 {
+	size_t p = *pp;
+
 #ifdef DLP_X86
 	if (dlp_simd && d->prefilter)
-		return dlp_piece_end_avx512(s, p, lim);
+		return dlp_piece_end_avx512(s, pp, lim);
 #endif
 	while (p < lim && s[p] != '.' && s[p] != '/')
 		p++;
@@ -2513,13 +2529,17 @@ dlp_runs_range(const struct dlp *d, const char *buf, size_t len,
 {
 	const unsigned char *s = (const unsigned char *)buf;
 	struct dlp_chunk ch;
-	size_t i = from, j, p, q, hx, lim, pb, qb;
+	size_t i = from, j, p, q, hx, lim, pb, qb = 0;
 	unsigned kand, kor;
 	unsigned char k, c;
 	uint64_t sep, ns;
 	int rc = 0, dots, slashes, inchunk, pieces;
 
-	ch.dot = ch.slash = 0;	/* read only when inchunk: quiets the compiler */
+	/*
+	 * ch.dot, ch.slash and qb are read only when inchunk, which sets them;
+	 * gcc -O1/-Og cannot see that and warns.
+	 */
+	ch.dot = ch.slash = 0;
 	while (i < len && i < to && rc >= 0) {
 		/* Most bytes of text start nothing: skip them in a tight loop. */
 		while (i < len && !(dlp_class[s[i]] & C_START))
@@ -2602,7 +2622,7 @@ dlp_runs_range(const struct dlp *d, const char *buf, size_t len,
 						qb = j - i;
 					q = i + qb;
 				} else
-					q = dlp_piece_end(d, s, p, j);
+					q = dlp_piece_end(d, s, &p, j);
 				if (q - p < DLP_RUN_MIN || q - p >= j - i)
 					continue;
 				kand = C_B64 | C_HEX | C_B32;

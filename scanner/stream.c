@@ -97,16 +97,21 @@ stream_report(struct scan_stream *st, const struct scan_finding *f,
 	nf->offset = abs;
 }
 
-/* Scan win[0..wlen) and keep its last SCAN_STREAM_OVERLAP bytes. */
+/*
+ * Scan the window w[0..wlen) (st->win, or the caller's bytes when they
+ * already hold the overlap and the new slice contiguously) and keep its
+ * last SCAN_STREAM_OVERLAP bytes in st->win.
+ */
 static int
-stream_window(struct scan_stream *st, size_t wlen, struct scan_result *res)
+stream_window(struct scan_stream *st, const char *w, size_t wlen,
+    struct scan_result *res)
 {
 	struct scan_result tmp;
 	size_t keep;
 	unsigned i;
 	int rc;
 
-	rc = scanner_check_text(st->sc, st->win, wlen, st->where, &tmp);
+	rc = scanner_check_text(st->sc, w, wlen, st->where, &tmp);
 	for (i = 0; i < tmp.nfindings; i++)
 		stream_report(st, &tmp.findings[i],
 		    st->start + tmp.findings[i].offset, res);
@@ -117,7 +122,7 @@ stream_window(struct scan_stream *st, size_t wlen, struct scan_result *res)
 		return rc == -1 ? -1 : 1;
 	}
 	keep = wlen < SCAN_STREAM_OVERLAP ? wlen : SCAN_STREAM_OVERLAP;
-	memmove(st->win, st->win + wlen - keep, keep);
+	memmove(st->win, w + wlen - keep, keep);
 	st->start += wlen - keep;
 	st->tail = keep;
 	return 0;
@@ -127,7 +132,7 @@ int
 scan_stream_feed(struct scan_stream *st, const char *buf, size_t len,
     struct scan_result *res)
 {
-	size_t n;
+	size_t n, done;
 	int rc;
 
 	scan_result_reset(res);
@@ -143,12 +148,25 @@ scan_stream_feed(struct scan_stream *st, const char *buf, size_t len,
 		st->verdict = *res;
 		return -1;
 	}
-	while (len > 0) {
-		n = len < STREAM_SLICE ? len : STREAM_SLICE;
-		memcpy(st->win + st->tail, buf, n);
-		buf += n;
-		len -= n;
-		if ((rc = stream_window(st, st->tail + n, res)) != 0)
+	/*
+	 * The windows are the same whichever memory holds them: only a slice
+	 * that follows an overlap kept from an earlier feed is copied behind
+	 * it.  An empty overlap (a body's first feed) or one that is the
+	 * caller's own preceding bytes (later slices of one large feed) is
+	 * scanned where it lies, sparing a copy of every byte.
+	 */
+	for (done = 0; done < len; done += n) {
+		n = len - done < STREAM_SLICE ? len - done : STREAM_SLICE;
+		if (st->tail == 0)
+			rc = stream_window(st, buf + done, n, res);
+		else if (done >= st->tail)
+			rc = stream_window(st, buf + done - st->tail,
+			    st->tail + n, res);
+		else {
+			memcpy(st->win + st->tail, buf + done, n);
+			rc = stream_window(st, st->win, st->tail + n, res);
+		}
+		if (rc != 0)
 			return rc;
 	}
 	return 0;

@@ -388,6 +388,9 @@ worker_main(void *arg)
 	struct worker *w = arg;
 	uint64_t now;
 
+	/* the owner lookup's netlink socket, kept for every connection */
+	if (sockdiag_thread_init() == -1)
+		log_warn("worker %d: sock_diag socket", w->id);
 	while (!__atomic_load_n(&w->eng->stop, __ATOMIC_ACQUIRE)) {
 		if (loop_once(w->loop, ENGINE_SWEEP_MS) == -1) {
 			log_warn("worker %d: epoll_wait", w->id);

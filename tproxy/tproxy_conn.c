@@ -68,6 +68,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>		/* splice */
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -966,7 +967,7 @@ static void
 conn_sniff_read(struct conn *c)
 {
 	uint8_t *nb;
-	size_t ncap;
+	size_t ncap, want;
 	ssize_t n;
 
 	for (;;) {
@@ -986,10 +987,13 @@ conn_sniff_read(struct conn *c)
 			c->buf = nb;
 			c->bcap = ncap;
 		}
-		n = recv(c->cfd, c->buf + c->blen, c->bcap - c->blen, 0);
+		want = c->bcap - c->blen;
+		n = recv(c->cfd, c->buf + c->blen, want, 0);
 		if (n > 0) {
 			c->blen += (size_t)n;
 			c->up.bytes += (unsigned long long)n;
+			if ((size_t)n < want)
+				break;	/* drained: no recv just for EAGAIN */
 			continue;
 		}
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -1963,7 +1967,8 @@ conn_http_pre(struct conn *c)
 {
 	int r;
 
-	if (conn_http_want_read(c) && conn_http_read(c) == -1) {
+	/* read when epoll said so: the sniffing read drained the socket */
+	if (conn_http_want_read(c) && c->up.can_in && conn_http_read(c) == -1) {
 		conn_close(c, 1);
 		return;
 	}
@@ -2280,10 +2285,13 @@ conn_io(struct loop *l, int fd, int ready, void *ctx)
 		conn_sniff_read(c);
 		break;
 	case CONN_HTTP:
-		if (ready & LOOP_ERROR)
+		if (ready & LOOP_ERROR) {
 			conn_close(c, 1);	/* reset before a request passed */
-		else
-			conn_http_pre(c);
+			break;
+		}
+		if (ready & LOOP_READ)
+			c->up.can_in = 1;
+		conn_http_pre(c);
 		break;
 	case CONN_CONNECTING:
 		if (fd == c->ufd)

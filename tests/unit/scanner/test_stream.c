@@ -1,6 +1,6 @@
 /*
  * test_stream.c - streaming body scan: secrets split at every boundary,
- * 1-byte chunks, slices inside one large feed, absolute offsets, no
+ * 1-byte chunks, slices inside one large feed (scanned in place), absolute offsets, no
  * duplicate findings from the overlap, benign corpus streamed clean.
  */
 #include <stdio.h>
@@ -120,6 +120,52 @@ test_large(const struct scanner *sc)
 	free(buf);
 }
 
+/*
+ * A feed longer than one internal slice is scanned in windows that lie in
+ * the caller's buffer (the overlap is its own preceding bytes); only a
+ * slice after an overlap kept from an earlier feed is copied.  Plant the
+ * key across every slice boundary at every offset, after first feeds of
+ * several sizes, so both kinds of window see it split.
+ */
+static void
+test_slice_windows(const struct scanner *sc)
+{
+	static const size_t firsts[] = { 0, 1, 100, 4095, 4096, 5000 };
+	size_t len = 2 * 65536 + 9000, klen = strlen(KEY), f, b, at, i;
+	size_t tries = 0, bad = 0;
+	char *buf = malloc(len);
+	struct scan_stream *st;
+	struct scan_result r;
+	int rc;
+
+	for (i = 0; i < len; i++)
+		buf[i] = "lorem ipsum dolor sit amet\n"[i % 27];
+	for (f = 0; f < sizeof(firsts) / sizeof(firsts[0]); f++) {
+		for (b = 1; b <= 2; b++) {
+			for (at = firsts[f] + b * 65536 - klen + 1;
+			    at < firsts[f] + b * 65536; at++) {
+				memcpy(buf + at, KEY, klen);
+				st = scan_stream_new(sc, SCAN_WHERE_BODY);
+				rc = firsts[f] == 0 ? 0 : scan_stream_feed(st,
+				    buf, firsts[f], &r);
+				if (rc == 0)
+					rc = scan_stream_feed(st, buf + firsts[f],
+					    len - firsts[f], &r);
+				if (rc != 1 || r.nfindings == 0 ||
+				    r.findings[0].offset != at)
+					bad++;
+				tries++;
+				scan_stream_free(st);
+				for (i = at; i < at + klen; i++)
+					buf[i] = "lorem ipsum dolor sit amet\n"[i % 27];
+			}
+		}
+	}
+	is_int(bad, 0, "key across in-place and copied slice windows: "
+	    "%zu placements found at their offset", tries);
+	free(buf);
+}
+
 static void
 test_blocked_sticky(const struct scanner *sc)
 {
@@ -211,6 +257,7 @@ main(void)
 	test_split(sc);
 	test_one_byte(sc);
 	test_large(sc);
+	test_slice_windows(sc);
 	test_blocked_sticky(sc);
 	test_no_duplicates();
 	test_benign(sc);

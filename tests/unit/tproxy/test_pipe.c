@@ -4,7 +4,8 @@
  * with a byte left in it never is (closed instead), the pool is bounded
  * and emptied on request; sockdiag_owner_find() answers repeatedly over
  * its kept socket (our own uid and inode for a loopback connection, no
- * answer for a 4-tuple nobody has), also after the socket was dropped.
+ * answer for a 4-tuple nobody has), also after the socket was dropped; the
+ * process holding a socket inode, again from the last answer's hint.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -122,6 +123,16 @@ test_owner(void)
 		is_int(hits, 3, "owner uid and inode, three times over one "
 		    "kept socket (and a new one)");
 	}
+	/* the process: a full /proc scan, then the same answer by the hint */
+	for (i = 0, hits = 0; i < 2; i++) {
+		pid_t pid = 0;
+		char exe[256];
+
+		if (sockdiag_inode_process(st.st_ino, &pid, exe,
+		    sizeof(exe)) == 0 && pid == getpid() && exe[0] == '/')
+			hits++;
+	}
+	is_int(hits, 2, "our pid and exe for the socket's inode, twice");
 	/* nobody has this 4-tuple */
 	csa.sin_port = htons(1);
 	ok(sockdiag_owner_find((struct sockaddr *)&csa,
