@@ -31,6 +31,7 @@ struct scan_stream {
 	char			*win;	/* overlap + slice */
 	size_t			 tail;	/* overlap bytes at win[0] */
 	size_t			 start;	/* stream offset of win[0] */
+	size_t			 used;	/* win bytes ever written: wiped at free */
 	int			 blocked;
 	struct scan_result	 verdict;	/* the findings that blocked */
 	struct stream_key	 seen[STREAM_SEEN];
@@ -58,8 +59,9 @@ scan_stream_free(struct scan_stream *st)
 {
 	if (st == NULL)
 		return;
+	/* Most bodies are scanned in place: wipe what was copied, not 68 KiB. */
 	if (st->win != NULL)
-		explicit_bzero(st->win, SCAN_STREAM_OVERLAP + STREAM_SLICE);
+		explicit_bzero(st->win, st->used);
 	free(st->win);
 	free(st);
 }
@@ -123,6 +125,8 @@ stream_window(struct scan_stream *st, const char *w, size_t wlen,
 	}
 	keep = wlen < SCAN_STREAM_OVERLAP ? wlen : SCAN_STREAM_OVERLAP;
 	memmove(st->win, w + wlen - keep, keep);
+	if (st->used < keep)
+		st->used = keep;
 	st->start += wlen - keep;
 	st->tail = keep;
 	return 0;
@@ -164,6 +168,8 @@ scan_stream_feed(struct scan_stream *st, const char *buf, size_t len,
 			    st->tail + n, res);
 		else {
 			memcpy(st->win + st->tail, buf + done, n);
+			if (st->used < st->tail + n)
+				st->used = st->tail + n;
 			rc = stream_window(st, st->win, st->tail + n, res);
 		}
 		if (rc != 0)
