@@ -4,6 +4,7 @@
  * random digit run does not block traffic.  Rules follow pipelock's
  * internal/scanner/validate.go exactly (reference section 3).
  */
+#include <stdint.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -156,33 +157,69 @@ validate_aba(const char *s, size_t len)
 	return sum % 10 == 0;
 }
 
-static const char validate_b58[] =
-    "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+/*
+ * Base58 digit of c (alphabet 1-9 A-H J-N P-Z a-k m-z: no 0, O, I, l), or -1.
+ * Ranges rather than strchr(): hex pieces of package URLs fit the WIF shape
+ * and reach the decoder on ordinary traffic.
+ */
+static int
+validate_b58_digit(unsigned char c)
+{
+	if (c >= '1' && c <= '9')
+		return c - '1';
+	if (c >= 'A' && c <= 'H')
+		return c - 'A' + 9;
+	if (c >= 'J' && c <= 'N')
+		return c - 'J' + 17;
+	if (c >= 'P' && c <= 'Z')
+		return c - 'P' + 22;
+	if (c >= 'a' && c <= 'k')
+		return c - 'a' + 33;
+	if (c >= 'm' && c <= 'z')
+		return c - 'm' + 44;
+	return -1;
+}
 
-/* Base58 -> big-endian bytes in out[outlen]; -1 if it does not fit. */
+#define B58_LIMBS	16	/* 32-bit limbs: outputs up to 64 bytes */
+
+/*
+ * Base58 -> big-endian bytes in out[outlen]; -1 on a non-Base58 character or
+ * if the value does not fit in outlen bytes, else the count of leading '1's.
+ * Works on 32-bit limbs (a tenth of the multiply-adds of a byte loop); the
+ * value only grows digit by digit, so a carry out of the top limb, or bits
+ * above outlen bytes at the end, is the same "does not fit" as a byte loop's.
+ */
 static int
 validate_b58_decode(const char *s, size_t len, unsigned char *out,
     size_t outlen)
 {
-	size_t i, j, zeros = 0;
-	const char *p;
-	unsigned carry;
+	uint32_t limb[B58_LIMBS] = { 0 };
+	size_t i, j, nl = (outlen + 3) / 4, zeros = 0, rem = outlen % 4;
+	uint64_t carry;
+	int d;
 
-	memset(out, 0, outlen);
+	if (nl > B58_LIMBS)
+		return -1;
 	while (zeros < len && s[zeros] == '1')
 		zeros++;
 	for (i = 0; i < len; i++) {
-		if ((p = strchr(validate_b58, s[i])) == NULL || s[i] == '\0')
+		if ((d = validate_b58_digit((unsigned char)s[i])) == -1)
 			return -1;
-		carry = (unsigned)(p - validate_b58);
-		for (j = outlen; j-- > 0;) {
-			carry += 58u * out[j];
-			out[j] = (unsigned char)carry;
-			carry >>= 8;
+		carry = (uint64_t)d;
+		for (j = nl; j-- > 0;) {
+			carry += (uint64_t)limb[j] * 58u;
+			limb[j] = (uint32_t)carry;
+			carry >>= 32;
 		}
 		if (carry)
 			return -1;
 	}
+	if (rem != 0 && (limb[0] >> (8 * rem)) != 0)
+		return -1;
+	/* out[outlen - 1 - k] is byte k (from the low end) of the value */
+	for (i = 0; i < outlen; i++)
+		out[outlen - 1 - i] = (unsigned char)(limb[nl - 1 - i / 4] >>
+		    (8 * (i % 4)));
 	return (int)zeros;
 }
 

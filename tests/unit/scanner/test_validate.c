@@ -3,7 +3,10 @@
  * test numbers: issuer test cards, published IBAN examples, Federal Reserve
  * routing numbers, the Bitcoin wiki WIF keys, BIP-39 reference vectors.
  */
+#include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "tap.h"
 #include "scanner/bip39.h"
@@ -142,6 +145,124 @@ test_bip39(void)
 	    "min_words 15 ignores a 12-word phrase");
 }
 
+/*
+ * Reference WIF check, written the slow obvious way (a byte-at-a-time Base58
+ * decode, as the validator had it first), to compare the validator against.
+ */
+static const char b58[] =
+    "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+
+static void
+sha256d(const unsigned char *in, size_t len, unsigned char out[32])
+{
+	unsigned char h1[32];
+
+	EVP_Digest(in, len, h1, NULL, EVP_sha256(), NULL);
+	EVP_Digest(h1, 32, out, NULL, EVP_sha256(), NULL);
+}
+
+static int
+ref_wif(const char *s, size_t len)
+{
+	unsigned char raw[38], h[32];
+	size_t i, j, n;
+	const char *p;
+	unsigned carry;
+
+	if (len < 50 || len > 52)
+		return 0;
+	n = len == 51 ? 37 : 38;
+	memset(raw, 0, sizeof(raw));
+	for (i = 0; i < len; i++) {
+		if (s[i] == '\0' || (p = strchr(b58, s[i])) == NULL)
+			return 0;
+		carry = (unsigned)(p - b58);
+		for (j = n; j-- > 0;) {
+			carry += 58u * raw[j];
+			raw[j] = (unsigned char)carry;
+			carry >>= 8;
+		}
+		if (carry)
+			return 0;
+	}
+	if (raw[0] != 0x80 || (n == 38 && raw[33] != 0x01))
+		return 0;
+	sha256d(raw, n - 4, h);
+	return memcmp(h, raw + n - 4, 4) == 0;
+}
+
+/* Base58 of raw[n] (big-endian) into out, NUL-terminated; its length. */
+static size_t
+b58_encode(const unsigned char *raw, size_t n, char *out)
+{
+	unsigned char v[64];
+	char tmp[96];
+	size_t len = 0, i, start = 0;
+	unsigned rem;
+
+	memcpy(v, raw, n);
+	while (start < n) {
+		rem = 0;
+		for (i = start; i < n; i++) {
+			rem = rem * 256 + v[i];
+			v[i] = (unsigned char)(rem / 58);
+			rem %= 58;
+		}
+		tmp[len++] = b58[rem];
+		while (start < n && v[start] == 0)
+			start++;
+	}
+	for (i = 0; i < len; i++)
+		out[i] = tmp[len - 1 - i];
+	out[len] = '\0';
+	return len;
+}
+
+/*
+ * Random keys in both WIF forms must validate; every one-character change,
+ * and random strings of the WIF shape, must get the reference's answer.
+ */
+static void
+test_wif_random(void)
+{
+	unsigned char raw[38], h[32];
+	char w[96], m[96];
+	size_t i, k, len, n;
+	int bad = 0, valid = 0, cases = 0;
+
+	srand(7);
+	for (i = 0; i < 400; i++) {
+		n = i % 2 ? 38 : 37;
+		raw[0] = 0x80;
+		for (k = 1; k < 33; k++)
+			raw[k] = (unsigned char)rand();
+		if (n == 38)
+			raw[33] = 0x01;
+		sha256d(raw, n - 4, h);
+		memcpy(raw + n - 4, h, 4);
+		len = b58_encode(raw, n, w);
+		valid += validate_wif(w, len) == 1;
+		for (k = 0; k < len; k += 3) {
+			memcpy(m, w, len + 1);
+			m[k] = b58[(unsigned)rand() % 58];
+			bad += validate_wif(m, len) != ref_wif(m, len);
+			cases++;
+		}
+		for (k = 0; k < len; k++)	/* same shape, random digits */
+			m[k] = b58[(unsigned)rand() % 58];
+		m[0] = w[0];
+		bad += validate_wif(m, len) != ref_wif(m, len);
+		cases++;
+	}
+	is_int(valid, 400, "400 random WIF keys (both forms) validate");
+	is_int(bad, 0, "validator agrees with the byte-loop reference");
+	diag("%d mutated/random WIF-shaped strings compared", cases);
+	ok(!V(validate_wif, "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"),
+	    "value above 38 bytes refused");
+	ok(!V(validate_wif, "1111111111111111111111111111111111111111111111111111"),
+	    "all-zero value refused");
+}
+
 int
 main(void)
 {
@@ -149,6 +270,7 @@ main(void)
 	test_iban();
 	test_aba();
 	test_wif();
+	test_wif_random();
 	test_bip39();
 	return tap_done();
 }
