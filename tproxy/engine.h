@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -62,8 +63,8 @@ struct worker {
 	int			 lfd4, lfd6;
 	int			 wake_fd;	/* eventfd: stop */
 	struct resolve_sink	 sink;
-	struct conn		*conns;		/* live, doubly linked */
-	struct conn		*dead;		/* to reap after this iteration */
+	LIST_HEAD(, conn)	 conns;		/* live */
+	LIST_HEAD(, conn)	 dead;		/* to reap after this iteration */
 	unsigned		 nconns;
 	uint64_t		 next_sweep;
 	uint64_t		 next_id;
@@ -92,6 +93,30 @@ int conn_host_from_authority(const char *v, size_t n, char *host,
     size_t hlen);
 void conn_sockaddr_format(const struct sockaddr_storage *ss, char *out,
     size_t len);
+/* The address length of ss for bind/connect (AF_INET6 or AF_INET). */
+socklen_t conn_sockaddr_len(const struct sockaddr_storage *ss);
+/*
+ * Socket mechanics shared with tproxy_proxy.c.  conn_sock_error: the
+ * pending error of fd (SO_ERROR), 0 for none, getsockopt's own errno if
+ * it fails.  conn_drain_fin: discard what the peer still sends after an
+ * answer of ours; 0 while waiting for more, 1 once its FIN (or an error)
+ * came and fd can be closed.  conn_accept_next: accept4 one connection
+ * from listener lfd (non-blocking, close-on-exec) into *peer; the fd, or
+ * -errno: -EAGAIN when none is pending, -EMFILE/-ENFILE when out of fds
+ * (lfd is then off the loop until the caller re-arms it); what names the
+ * listener in the log.
+ */
+int conn_sock_error(int fd);
+int conn_drain_fin(int fd);
+int conn_accept_next(struct loop *l, int lfd, struct sockaddr_storage *peer,
+    const char *what);
+/*
+ * A relayed tunnel ended (agent: its metrics label; t_start: its
+ * loop_now_ms() at accept; up, down: bytes each way): active_tunnels,
+ * tunnels_total, the duration and byte histograms.
+ */
+void conn_metrics_tunnel_end(const char *agent, uint64_t t_start,
+    unsigned long long up, unsigned long long down);
 
 /* Connection slots: 0 taken, -1 refused (reason set to the limit's name). */
 int engine_slot_take(struct engine *e, uid_t uid, unsigned max_total,

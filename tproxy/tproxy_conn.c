@@ -146,7 +146,7 @@ struct relay_dir {
 };
 
 struct conn {
-	struct conn		*next, *prev;
+	LIST_ENTRY(conn)	 entry;		/* worker's conns or dead */
 	struct worker		*w;
 	uint64_t		 id;
 	enum conn_state		 state;
@@ -296,23 +296,31 @@ conn_metrics_http_block(struct conn *c, const struct inspect_audit *a)
 		    METRIC_LV(a->pattern, ""), 1);
 }
 
+void
+conn_metrics_tunnel_end(const char *agent, uint64_t t_start,
+    unsigned long long up, unsigned long long down)
+{
+	metric_gauge_add(metrics_get(M_ACTIVE_TUNNELS), NULL, -1);
+	metric_add(metrics_get(M_TUNNELS_TOTAL), METRIC_LV("completed", agent),
+	    1);
+	metric_observe(metrics_get(M_TUNNEL_DURATION), NULL,
+	    (double)(loop_now_ms() - t_start) / 1000.0);
+	metric_add(metrics_get(M_TUNNEL_BYTES), NULL, up + down);
+}
+
 /* At teardown: the relay's gauges, bytes and duration. */
 static void
 conn_metrics_close(struct conn *c)
 {
 	char ab[16];
-	double secs = (double)(loop_now_ms() - c->t_start) / 1000.0;
 
 	metric_gauge_add(metrics_get(M_CONNECTIONS_OPEN), NULL, -1);
 	if (!c->relayed)
 		return;
-	metric_gauge_add(metrics_get(M_ACTIVE_TUNNELS), NULL, -1);
-	metric_add(metrics_get(M_TUNNELS_TOTAL), METRIC_LV("completed",
-	    conn_agent_label(c, ab, sizeof(ab))), 1);
-	metric_observe(metrics_get(M_TUNNEL_DURATION), NULL, secs);
+	conn_metrics_tunnel_end(conn_agent_label(c, ab, sizeof(ab)),
+	    c->t_start, c->up.bytes, c->down.bytes);
 	metric_add(metrics_get(M_BYTES_TOTAL), METRIC_LV("up"), c->up.bytes);
 	metric_add(metrics_get(M_BYTES_TOTAL), METRIC_LV("down"), c->down.bytes);
-	metric_add(metrics_get(M_TUNNEL_BYTES), NULL, c->up.bytes + c->down.bytes);
 }
 
 static void
@@ -335,8 +343,8 @@ sockaddr_format(const struct sockaddr_storage *ss, char *out, size_t len)
 	}
 }
 
-static socklen_t
-sockaddr_len(const struct sockaddr_storage *ss)
+socklen_t
+conn_sockaddr_len(const struct sockaddr_storage *ss)
 {
 	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 	    : sizeof(struct sockaddr_in);
@@ -431,16 +439,8 @@ conn_close(struct conn *c, int rst)
 	loop_del(w->loop, c->cfd);
 	if (c->ufd != -1)
 		loop_del(w->loop, c->ufd);
-	/* unlink from live, push on dead */
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		w->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	c->prev = NULL;
-	c->next = w->dead;
-	w->dead = c;
+	LIST_REMOVE(c, entry);
+	LIST_INSERT_HEAD(&w->dead, c, entry);
 	w->nconns--;
 }
 
@@ -487,8 +487,8 @@ conn_reap(struct worker *w)
 {
 	struct conn *c;
 
-	while ((c = w->dead) != NULL) {
-		w->dead = c->next;
+	while ((c = LIST_FIRST(&w->dead)) != NULL) {
+		LIST_REMOVE(c, entry);
 		conn_free(c);
 	}
 }
@@ -496,8 +496,8 @@ conn_reap(struct worker *w)
 void
 conn_close_all(struct worker *w)
 {
-	while (w->conns != NULL)
-		conn_close(w->conns, 1);
+	while (!LIST_EMPTY(&w->conns))
+		conn_close(LIST_FIRST(&w->conns), 1);
 	conn_reap(w);
 	tproxy_dns_thread_free();	/* this worker thread's DNS verdicts */
 	tproxy_pipe_thread_free();
@@ -681,10 +681,7 @@ conn_new(struct worker *w, int fd, const struct sockaddr_storage *peer)
 	c->src = *peer;
 	c->pol = policy_current();
 	/* on the live list first: conn_close() unlinks from it */
-	c->next = w->conns;
-	if (w->conns != NULL)
-		w->conns->prev = c;
-	w->conns = c;
+	LIST_INSERT_HEAD(&w->conns, c, entry);
 	w->nconns++;
 	/*
 	 * Read interest from the start (SNIFF and CONN_HTTP both read): no
@@ -746,30 +743,43 @@ void
 conn_accept_all(struct worker *w, int lfd)
 {
 	struct sockaddr_storage peer;
-	socklen_t sl;
 	int i, fd;
 
 	for (i = 0; i < ACCEPT_BATCH; i++) {
-		sl = sizeof(peer);
-		fd = accept4(lfd, (struct sockaddr *)&peer, &sl,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd == -1) {
-			if (errno == EMFILE || errno == ENFILE) {
-				/*
-				 * Out of fds: the listener stays readable, so
-				 * back off (worker_main re-arms it at its next
-				 * sweep) instead of spinning on accept.
-				 */
-				log_warn("accept (paused)");
-				(void)loop_set(w->loop, lfd, 0);
-				tproxy_pipe_thread_free();	/* spare fds */
-			} else if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR && errno != ECONNABORTED)
-				log_warn("accept");
+		fd = conn_accept_next(w->loop, lfd, &peer, "accept");
+		if (fd == -EMFILE || fd == -ENFILE)
+			tproxy_pipe_thread_free();	/* spare fds */
+		if (fd < 0)
 			return;
-		}
 		conn_new(w, fd, &peer);
 	}
+}
+
+int
+conn_accept_next(struct loop *l, int lfd, struct sockaddr_storage *peer,
+    const char *what)
+{
+	socklen_t sl = sizeof(*peer);
+	int fd, e;
+
+	fd = accept4(lfd, (struct sockaddr *)peer, &sl,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd != -1)
+		return fd;
+	e = errno;
+	if (e == EMFILE || e == ENFILE) {
+		/*
+		 * Out of fds: the listener stays readable, so back off (the
+		 * owner re-arms it at its next sweep) instead of spinning on
+		 * accept.
+		 */
+		log_warn("%s (paused)", what);
+		(void)loop_set(l, lfd, 0);
+	} else if (e != EAGAIN && e != EWOULDBLOCK && e != EINTR &&
+	    e != ECONNABORTED) {
+		log_warn("%s", what);
+	}
+	return -e;
 }
 
 /* --- sniff ----------------------------------------------------------------- */
@@ -1231,8 +1241,8 @@ conn_connect(struct conn *c)
 		return;
 	}
 	conn_set_state(c, CONN_CONNECTING);
-	if (connect(fd, (struct sockaddr *)&c->dst, sockaddr_len(&c->dst)) == -1 &&
-	    errno != EINPROGRESS) {
+	if (connect(fd, (struct sockaddr *)&c->dst,
+	    conn_sockaddr_len(&c->dst)) == -1 && errno != EINPROGRESS) {
 		snprintf(c->reason, sizeof(c->reason), "upstream connect: %s",
 		    strerror(errno));
 		conn_audit(c, "upstream_error", "error", c->reason);
@@ -1447,10 +1457,7 @@ conn_relay(struct conn *c, int ready)
 static void
 conn_relay_hup(struct conn *c, int fd)
 {
-	int err = 0;
-	socklen_t sl = sizeof(err);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) == -1 || err != 0) {
+	if (conn_sock_error(fd) != 0) {
 		conn_close(c, 1);
 		return;
 	}
@@ -1471,11 +1478,8 @@ conn_relay_hup(struct conn *c, int fd)
 static void
 conn_connected(struct conn *c)
 {
-	int err = 0;
-	socklen_t sl = sizeof(err);
+	int err = conn_sock_error(c->ufd);
 
-	if (getsockopt(c->ufd, SOL_SOCKET, SO_ERROR, &err, &sl) == -1)
-		err = errno;
 	if (err == EINPROGRESS || err == EALREADY)
 		return;
 	if (err != 0) {
@@ -1502,23 +1506,42 @@ conn_connected(struct conn *c)
 	conn_relay(c, 0);
 }
 
-/* Discard what the client still sends after a block answer, until FIN. */
-static void
-conn_closing_read(struct conn *c)
+int
+conn_drain_fin(int fd)
 {
 	char sink[4096];
 	ssize_t n;
 	int i;
 
+	/* a bounded batch per event: a client that keeps sending waits */
 	for (i = 0; i < 16; i++) {
-		n = recv(c->cfd, sink, sizeof(sink), 0);
+		n = recv(fd, sink, sizeof(sink), 0);
 		if (n > 0)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
-			return;
-		conn_close(c, 0);
-		return;
+			return 0;
+		return 1;
 	}
+	return 0;
+}
+
+int
+conn_sock_error(int fd)
+{
+	int err = 0;
+	socklen_t sl = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) == -1)
+		return errno;
+	return err;
+}
+
+/* Discard what the client still sends after a block answer, until FIN. */
+static void
+conn_closing_read(struct conn *c)
+{
+	if (conn_drain_fin(c->cfd))
+		conn_close(c, 0);
 }
 
 /* --- plain HTTP: every request through the inspector ---------------------- */
@@ -2165,7 +2188,7 @@ conn_http_start(struct conn *c)
 	ic.host_matches = conn_host_matches;
 	ic.host_ctx = c;
 	c->insp = inspect_new(&ic, (const struct sockaddr *)&c->dst,
-	    sockaddr_len(&c->dst), NULL);
+	    conn_sockaddr_len(&c->dst), NULL);
 	if (c->insp == NULL) {
 		log_warnx("out of memory for an HTTP inspector: refused");
 		conn_close(c, 1);
@@ -2201,7 +2224,7 @@ conn_mitm_start(struct conn *c)
 		return 0;
 	inspect_config_from_policy(&ic, c->pol);
 	c->mitm = mitm_session_new(c->w->eng->mitm, c->host, &ic,
-	    (const struct sockaddr *)&c->dst, sockaddr_len(&c->dst), c->buf,
+	    (const struct sockaddr *)&c->dst, conn_sockaddr_len(&c->dst), c->buf,
 	    c->blen, conn_mitm_audit, c);
 	if (c->mitm == NULL) {
 		log_warnx("cannot start TLS interception for %s: refused",
@@ -2225,15 +2248,13 @@ conn_mitm_start(struct conn *c)
 static void
 conn_mitm_io(struct conn *c, int fd, int ready)
 {
-	int cmask, umask, r, err = 0;
-	socklen_t sl = sizeof(err);
+	int cmask, umask, r;
 
 	/*
 	 * HUP on the client: it reset (we never shut its write side here).
 	 * HUP on the upstream: after our FIN its FIN came; read it to EOF.
 	 */
-	if ((ready & LOOP_ERROR) && (fd == c->cfd ||
-	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) == -1 || err != 0)) {
+	if ((ready & LOOP_ERROR) && (fd == c->cfd || conn_sock_error(fd) != 0)) {
 		conn_close(c, 1);
 		return;
 	}
@@ -2341,8 +2362,8 @@ conn_sweep(struct worker *w, uint64_t now)
 	uint64_t connect_ms, idle_ms, total_ms;
 	int ks = killswitch_active(w->eng->ks);
 
-	for (c = w->conns; c != NULL; c = next) {
-		next = c->next;
+	for (c = LIST_FIRST(&w->conns); c != NULL; c = next) {
+		next = LIST_NEXT(c, entry);
 		cfg = c->pol->cfg;
 		/*
 		 * What flows is cut; a first request or hello still being read

@@ -54,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -111,7 +112,7 @@ struct px_buf {
 };
 
 struct px_conn {
-	struct px_conn		*next, *prev;
+	LIST_ENTRY(px_conn)	 entry;		/* proxy's conns or dead */
 	struct tproxy_proxy	*px;
 	enum px_state		 state;
 	enum px_kind		 kind;
@@ -161,7 +162,7 @@ struct tproxy_proxy {
 	unsigned		 admin_routes;
 	struct killswitch	*ks;
 	unsigned long		 admin_gen;	/* policy generation it reports */
-	struct px_conn		*conns, *dead;
+	LIST_HEAD(, px_conn)	 conns, dead;
 	SSL_CTX			*fetch_tls;	/* https /fetch: system trust store */
 	struct mitm		*mitm;		/* the engine's, or NULL */
 	unsigned		 nconns;
@@ -174,13 +175,6 @@ static void px_connect_next(struct px_conn *c);
 static void px_mitm_io(struct px_conn *c, int fd, int ready);
 
 /* --- small helpers --------------------------------------------------------- */
-
-static socklen_t
-px_sockaddr_len(const struct sockaddr_storage *ss)
-{
-	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
-	    sizeof(struct sockaddr_in);
-}
 
 static void
 px_set_port(struct sockaddr_storage *ss, uint16_t port)
@@ -456,13 +450,8 @@ px_close(struct px_conn *c)
 	c->dead = 1;
 	if (c->tunnel) {
 		c->tunnel = 0;
-		metric_gauge_add(metrics_get(M_ACTIVE_TUNNELS), NULL, -1);
-		metric_add(metrics_get(M_TUNNELS_TOTAL),
-		    METRIC_LV("completed", c->agent), 1);
-		metric_observe(metrics_get(M_TUNNEL_DURATION), NULL,
-		    (double)(loop_now_ms() - c->t_start) / 1000.0);
-		metric_add(metrics_get(M_TUNNEL_BYTES), NULL,
-		    c->bytes_up + c->bytes_down);
+		conn_metrics_tunnel_end(c->agent, c->t_start, c->bytes_up,
+		    c->bytes_down);
 		px_audit(c, "tunnel_close", "allow", NULL);
 	}
 	if (c->kind == PX_KIND_FORWARD || c->kind == PX_KIND_FETCH)
@@ -474,15 +463,8 @@ px_close(struct px_conn *c)
 	loop_del(px->loop, c->cfd);
 	if (c->ufd != -1)
 		loop_del(px->loop, c->ufd);
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		px->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	c->prev = NULL;
-	c->next = px->dead;
-	px->dead = c;
+	LIST_REMOVE(c, entry);
+	LIST_INSERT_HEAD(&px->dead, c, entry);
 	px->nconns--;
 }
 
@@ -875,7 +857,7 @@ px_connect_next(struct px_conn *c)
 		}
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (connect(fd, (struct sockaddr *)&c->dst,
-		    px_sockaddr_len(&c->dst)) == -1 && errno != EINPROGRESS) {
+		    conn_sockaddr_len(&c->dst)) == -1 && errno != EINPROGRESS) {
 			close(fd);
 			continue;
 		}
@@ -1058,7 +1040,7 @@ px_mitm_start(struct px_conn *c, const char *sni, const uint8_t *hello,
 
 	inspect_config_from_policy(&ic, c->pol);
 	c->mitm = mitm_session_new(c->px->mitm, sni, &ic,
-	    (const struct sockaddr *)&c->dst, px_sockaddr_len(&c->dst), hello,
+	    (const struct sockaddr *)&c->dst, conn_sockaddr_len(&c->dst), hello,
 	    n, px_mitm_audit, c);
 	if (c->mitm == NULL) {
 		log_warnx("cannot start TLS interception for %s: refused", sni);
@@ -1092,15 +1074,13 @@ px_mitm_ended(struct px_conn *c)
 static void
 px_mitm_io(struct px_conn *c, int fd, int ready)
 {
-	int cmask, umask, r, err = 0;
-	socklen_t sl = sizeof(err);
+	int cmask, umask, r;
 
 	/*
 	 * HUP on the client: it reset (we never shut its write side here).
 	 * HUP on the upstream: after our FIN its FIN came; read it to EOF.
 	 */
-	if ((ready & LOOP_ERROR) && (fd == c->cfd ||
-	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) == -1 || err != 0)) {
+	if ((ready & LOOP_ERROR) && (fd == c->cfd || conn_sock_error(fd) != 0)) {
 		px_close(c);
 		return;
 	}
@@ -1296,11 +1276,8 @@ px_connected(struct px_conn *c)
 {
 	static const char established[] =
 	    "HTTP/1.1 200 Connection Established\r\n\r\n";
-	int err = 0;
-	socklen_t sl = sizeof(err);
+	int err = conn_sock_error(c->ufd);
 
-	if (getsockopt(c->ufd, SOL_SOCKET, SO_ERROR, &err, &sl) == -1)
-		err = errno;
 	if (err == EINPROGRESS || err == EALREADY)
 		return;
 	if (err != 0) {
@@ -1683,7 +1660,7 @@ px_judge(struct px_conn *c)
 		ic.tunnel_allow = c->kind == PX_KIND_CONNECT ? &c->tlist : NULL;
 		lit_ok = px_literal(c->host, c->port, &lit);
 		c->insp = inspect_new(&ic, lit_ok ? (struct sockaddr *)&lit :
-		    NULL, lit_ok ? px_sockaddr_len(&lit) : 0, NULL);
+		    NULL, lit_ok ? conn_sockaddr_len(&lit) : 0, NULL);
 		if (c->insp == NULL) {
 			px_close(c);
 			return;
@@ -2059,19 +2036,8 @@ px_head(struct px_conn *c)
 static void
 px_linger(struct px_conn *c)
 {
-	char sink[4096];
-	ssize_t n;
-	int i;
-
-	for (i = 0; i < 16; i++) {
-		n = recv(c->cfd, sink, sizeof(sink), 0);
-		if (n > 0)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EINTR))
-			return;
+	if (conn_drain_fin(c->cfd))
 		px_close(c);
-		return;
-	}
 }
 
 static void
@@ -2153,10 +2119,7 @@ px_accept_one(struct tproxy_proxy *px, int fd,
 	px_set_state(c, PX_HEAD);
 	http_request_init(&c->req);
 	c->pol = policy_current();
-	c->next = px->conns;
-	if (px->conns != NULL)
-		px->conns->prev = c;
-	px->conns = c;
+	LIST_INSERT_HEAD(&px->conns, c, entry);
 	px->nconns++;
 	metric_gauge_add(metrics_get(M_CONNECTIONS_OPEN), NULL, 1);
 	if (loop_add(px->loop, fd, LOOP_READ, px_io, c) == -1 ||
@@ -2177,23 +2140,12 @@ static void
 px_accept_cb(struct loop *l, int lfd, int ready, void *ctx)
 {
 	struct sockaddr_storage peer;
-	socklen_t sl;
 	int i, fd;
 
+	/* out of fds, the listener pauses: tproxy_proxy_tick re-arms it */
 	for (i = 0; i < PX_ACCEPT_BATCH; i++) {
-		sl = sizeof(peer);
-		fd = accept4(lfd, (struct sockaddr *)&peer, &sl,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd == -1) {
-			if (errno == EMFILE || errno == ENFILE) {
-				/* out of fds: back off, the tick re-arms it */
-				log_warn("proxy accept (paused)");
-				(void)loop_set(l, lfd, 0);
-			} else if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR && errno != ECONNABORTED)
-				log_warn("proxy accept");
+		if ((fd = conn_accept_next(l, lfd, &peer, "proxy accept")) < 0)
 			return;
-		}
 		px_accept_one(ctx, fd, &peer);
 	}
 }
@@ -2366,8 +2318,8 @@ tproxy_proxy_free(struct tproxy_proxy *px)
 {
 	if (px == NULL)
 		return;
-	while (px->conns != NULL)
-		px_close(px->conns);
+	while (!LIST_EMPTY(&px->conns))
+		px_close(LIST_FIRST(&px->conns));
 	tproxy_proxy_tick(px, 0);
 	if (px->lfd != -1) {
 		loop_del(px->loop, px->lfd);
@@ -2462,8 +2414,8 @@ tproxy_proxy_tick(struct tproxy_proxy *px, uint64_t now)
 	if (px == NULL)
 		return;
 	if (now != 0 && now >= px->next_sweep) {
-		for (c = px->conns; c != NULL; c = next) {
-			next = c->next;
+		for (c = LIST_FIRST(&px->conns); c != NULL; c = next) {
+			next = LIST_NEXT(c, entry);
 			px_sweep_one(c, now);
 		}
 		px_admin_refresh(px);
@@ -2471,8 +2423,8 @@ tproxy_proxy_tick(struct tproxy_proxy *px, uint64_t now)
 		/* an fd shortage may have paused accepting (no-op if not) */
 		(void)loop_set(px->loop, px->lfd, LOOP_READ);
 	}
-	while ((c = px->dead) != NULL) {
-		px->dead = c->next;
+	while ((c = LIST_FIRST(&px->dead)) != NULL) {
+		LIST_REMOVE(c, entry);
 		px_free(c);
 	}
 }
