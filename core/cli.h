@@ -18,6 +18,12 @@ enum exit_status {
 
 extern const char *progname;
 
+/*
+ * A whole decimal number in [min, max] (an option's argument): 0 with *out
+ * set, -1 if s is empty, has anything after the digits or is out of range.
+ */
+int cli_parse_long(const char *s, long min, long max, long *out);
+
 int check_main(int argc, char **argv);		/* core/check.c */
 int firewall_main(int argc, char **argv);	/* rules/rules_cli.c */
 int run_main(int argc, char **argv);		/* tproxy/engine.c */

@@ -170,8 +170,8 @@ opts_parse(int argc, char **argv, struct deploy_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *end;
 	size_t i;
+	long n;
 	int ch;
 
 	memset(o, 0, sizeof(*o));
@@ -195,14 +195,13 @@ opts_parse(int argc, char **argv, struct deploy_opts *o)
 			o->config = optarg;
 			break;
 		case 'u':
-			errno = 0;
-			o->agent_uid = strtoul(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || errno != 0 ||
-			    o->agent_uid == 0 || o->agent_uid >= UINT32_MAX) {
+			if (cli_parse_long(optarg, 1, (long)UINT32_MAX - 1,
+			    &n) == -1) {
 				fprintf(stderr, "%s generate: --agent-uid: a "
 				    "numeric uid other than 0\n", progname);
 				return -1;
 			}
+			o->agent_uid = (unsigned long)n;
 			break;
 		case 'i':
 			o->agent_image = optarg;

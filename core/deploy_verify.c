@@ -820,7 +820,6 @@ opts_parse(int argc, char **argv, struct verify_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *end;
 	long n;
 	int ch;
 
@@ -853,8 +852,7 @@ opts_parse(int argc, char **argv, struct verify_opts *o)
 			o->path = optarg;
 			break;
 		case 'T':
-			n = strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || n < 1 || n > 60)
+			if (cli_parse_long(optarg, 1, 60, &n) == -1)
 				return -1;
 			o->timeout_s = (unsigned)n;
 			break;

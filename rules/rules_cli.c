@@ -115,7 +115,6 @@ opts_parse(int argc, char **argv, unsigned set, struct apply_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *end;
 	long n;
 	int ch;
 
@@ -167,9 +166,8 @@ opts_parse(int argc, char **argv, unsigned set, struct apply_opts *o)
 				return -1;
 			break;
 		case 'Q':
-			n = strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || n < 1 ||
-			    n > RULES_F_QUEUES_MAX)
+			if (cli_parse_long(optarg, 1, RULES_F_QUEUES_MAX,
+			    &n) == -1)
 				return -1;
 			o->flags |= RULES_F_QUEUES(n);
 			break;

@@ -746,7 +746,6 @@ parse_args(int argc, char **argv, struct run_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *end;
 	long n;
 	int ch;
 
@@ -784,8 +783,8 @@ parse_args(int argc, char **argv, struct run_opts *o)
 			o->remove_on_exit = 1;
 			break;
 		case 'w':
-			n = strtol(optarg, &end, 10);
-			if (*end != '\0' || n < 1 || n > ENGINE_MAX_WORKERS) {
+			if (cli_parse_long(optarg, 1, ENGINE_MAX_WORKERS,
+			    &n) == -1) {
 				fprintf(stderr, "%s run: --workers: 1..%d\n",
 				    progname, ENGINE_MAX_WORKERS);
 				return -1;
