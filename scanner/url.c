@@ -571,6 +571,29 @@ query_values(const struct url *u, char *out, struct span *vals, size_t max,
 }
 
 /*
+ * The decoded path (into s->buf[3], its length in *plen), then the
+ * iteratively decoded query if there is one (s->buf[0]): in this order in
+ * both the DLP and the seed-phrase target lists.
+ */
+static int
+emit_path_query(const struct url *u, const struct url_scratch *s,
+    const struct url_target_cb *cb, size_t *plen)
+{
+	const char *t;
+	size_t n;
+	int rc;
+
+	*plen = url_path(u, s->buf[3]);
+	if ((rc = emit(cb, s->buf[3], *plen, SCAN_WHERE_PATH)) != 0)
+		return rc;
+	if (!u->has_query)
+		return 0;
+	t = url_unescape_iter(u->raw + u->query_off, u->query_len, s->buf[0],
+	    &n);
+	return emit(cb, t, n, SCAN_WHERE_QUERY);
+}
+
+/*
  * pipelock checkDLP / checkCoreDLP targets, in order: the full URL, the
  * decoded path, the iteratively decoded query, each key and value (+ its
  * hex/base64/base32 decodings + noise-stripped form), the iteratively
@@ -590,17 +613,9 @@ url_dlp_targets(const struct url *u, const struct url_scratch *s,
 	int rc;
 
 	t = url_full(u, s->buf[4], &n);
-	if ((rc = emit(cb, t, n, SCAN_WHERE_URL)) != 0)
+	if ((rc = emit(cb, t, n, SCAN_WHERE_URL)) != 0 ||
+	    (rc = emit_path_query(u, s, cb, &plen)) != 0)
 		return rc;
-	plen = url_path(u, path);
-	if ((rc = emit(cb, path, plen, SCAN_WHERE_PATH)) != 0)
-		return rc;
-	if (u->has_query) {
-		t = url_unescape_iter(u->raw + u->query_off, u->query_len, b0,
-		    &n);
-		if ((rc = emit(cb, t, n, SCAN_WHERE_QUERY)) != 0)
-			return rc;
-	}
 	while (query_next(u, &pos, &k, &v)) {
 		t = url_unescape_iter(k.p, k.n, b1, &n);
 		if ((rc = emit_item(cb, t, n, b2, s->cap,
@@ -708,15 +723,8 @@ url_seed_targets(const struct url *u, const struct url_scratch *s,
 	const char *t;
 	int rc;
 
-	plen = url_path(u, path);
-	if ((rc = emit(cb, path, plen, SCAN_WHERE_PATH)) != 0)
+	if ((rc = emit_path_query(u, s, cb, &plen)) != 0)
 		return rc;
-	if (u->has_query) {
-		t = url_unescape_iter(u->raw + u->query_off, u->query_len, b0,
-		    &n);
-		if ((rc = emit(cb, t, n, SCAN_WHERE_QUERY)) != 0)
-			return rc;
-	}
 	while (query_next(u, &pos, &k, &v)) {
 		t = url_unescape_iter(v.p, v.n, b1, &n);
 		if ((rc = emit(cb, t, n, SCAN_WHERE_QUERY)) != 0 ||
