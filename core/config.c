@@ -670,6 +670,13 @@ mark_key(struct loader *l, enum mark_id id, yaml_node_t *k)
 	l->have_mark[id] = 1;
 }
 
+/* Where key id was in the file, or NULL when it was not given. */
+static const yaml_mark_t *
+mark_of(const struct loader *l, enum mark_id id)
+{
+	return l->have_mark[id] ? &l->marks[id] : NULL;
+}
+
 static int
 load_value(struct loader *l, const struct key_spec *sp, yaml_node_t *k,
     yaml_node_t *v, const char *path)
@@ -1627,8 +1634,7 @@ static int
 secrets_file_load(struct loader *l)
 {
 	struct config *cfg = l->cfg;
-	const yaml_mark_t *m = l->have_mark[MK_SECRETS_FILE] ?
-	    &l->marks[MK_SECRETS_FILE] : NULL;
+	const yaml_mark_t *m = mark_of(l, MK_SECRETS_FILE);
 	char *buf = NULL, *line, *next, *end;
 	size_t len, llen, n = 0, skipped = 0;
 	const char *why;
@@ -1696,8 +1702,7 @@ static int
 tls_files_check(struct loader *l)
 {
 	struct config *cfg = l->cfg;
-	const yaml_mark_t *m = l->have_mark[MK_TLS_ENABLED] ?
-	    &l->marks[MK_TLS_ENABLED] : NULL;
+	const yaml_mark_t *m = mark_of(l, MK_TLS_ENABLED);
 	const char *home = getenv("HOME");
 	struct stat st;
 
@@ -1741,9 +1746,8 @@ config_validate(struct loader *l)
 	size_t i, j;
 
 	if (cfg->mode == MODE_STRICT && cfg->scanner.api_allowlist.n == 0)
-		return lerr(l, l->have_mark[MK_MODE] ? &l->marks[MK_MODE] :
-		    NULL, "mode", "strict mode requires a non-empty "
-		    "api_allowlist");
+		return lerr(l, mark_of(l, MK_MODE), "mode", "strict mode "
+		    "requires a non-empty api_allowlist");
 	fport = port_of(cfg->fetch_proxy.listen);
 	mport = port_of(cfg->metrics_listen);
 	kport = port_of(cfg->kill_switch.api_listen);
@@ -1766,20 +1770,18 @@ config_validate(struct loader *l)
 		    "output to a file requires logging.file");
 	if (fw->mark & fw->engine_mark)
 		return lerr(l, l->have_mark[MK_ENGINE_MARK] ?
-		    &l->marks[MK_ENGINE_MARK] : l->have_mark[MK_FW_MARK] ?
-		    &l->marks[MK_FW_MARK] : NULL, "firewall.engine_mark",
+		    mark_of(l, MK_ENGINE_MARK) : mark_of(l, MK_FW_MARK),
+		    "firewall.engine_mark",
 		    "0x%08x overlaps firewall.mark 0x%08x", fw->engine_mark,
 		    fw->mark);
 	/* 253-255 are the kernel's default, main and local tables */
 	if (fw->route_table >= 253 && fw->route_table <= 255)
-		return lerr(l, l->have_mark[MK_ROUTE_TABLE] ?
-		    &l->marks[MK_ROUTE_TABLE] : NULL, "firewall.route_table",
+		return lerr(l, mark_of(l, MK_ROUTE_TABLE), "firewall.route_table",
 		    "%u is a kernel table (253 default, 254 main, 255 local)",
 		    fw->route_table);
 	for (i = 0; i < fw->n_loopback_ports && !fw->loopback_all; i++)
 		if (fw->loopback_ports[i] == fw->tproxy_port)
-			return lerr(l, l->have_mark[MK_TPROXY_PORT] ?
-			    &l->marks[MK_TPROXY_PORT] : NULL,
+			return lerr(l, mark_of(l, MK_TPROXY_PORT),
 			    "firewall.tproxy_port", "%u is also listed in "
 			    "firewall.loopback_ports", fw->tproxy_port);
 	/*
