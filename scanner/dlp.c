@@ -2670,21 +2670,160 @@ dlp_runs_sync(const unsigned char *s, size_t p, size_t lo, int hex)
 
 #ifdef DLP_X86
 /*
+ * dlp_hex_printable() of n (16..62) hex digits in one step: the digits'
+ * values by one lookup (their low 6 bits tell them apart), byte pairs
+ * joined by a multiply-add, and the not-text bytes counted in a mask.
+ * Hashes are a fifth of the runs in text.
+ */
+__attribute__((target("avx512f,avx512bw,avx512vbmi,popcnt")))
+static inline int
+dlp_hex_printable_avx512(const unsigned char *t, size_t n)
+{
+	static const unsigned char hv[64] __attribute__((aligned(64))) = {
+		[0x30] = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+		[0x01] = 10, 11, 12, 13, 14, 15,
+		[0x21] = 10, 11, 12, 13, 14, 15,
+	};
+	__m512i v, b;
+	__mmask32 bad;
+	size_t pairs = n / 2;
+
+	if (n % 2 || pairs < 4)
+		return 0;
+	v = _mm512_maskz_loadu_epi8((1ULL << n) - 1, t);
+	v = _mm512_permutexvar_epi8(v, _mm512_load_si512(hv));
+	/* 16-bit lane k: the byte pair k decodes to. */
+	b = _mm512_maddubs_epi16(v, _mm512_set1_epi16(0x0110));
+	/* Not text: below ' ' but tab/LF/CR, and 0x7f..0xc1. */
+	bad = (_mm512_cmplt_epu16_mask(b, _mm512_set1_epi16(0x20)) &
+	    ~(_mm512_cmpeq_epi16_mask(b, _mm512_set1_epi16('\t')) |
+	    _mm512_cmpeq_epi16_mask(b, _mm512_set1_epi16('\n')) |
+	    _mm512_cmpeq_epi16_mask(b, _mm512_set1_epi16('\r')))) |
+	    _mm512_cmplt_epu16_mask(_mm512_sub_epi16(b,
+	    _mm512_set1_epi16(0x7f)), _mm512_set1_epi16(0xc2 - 0x7f));
+	return (size_t)_mm_popcnt_u32((unsigned)bad &
+	    (unsigned)((1ULL << pairs) - 1)) <=
+	    pairs * (100 - DLP_PRINTABLE_PCT) / 100;
+}
+
+/*
+ * 1 if dlp_token() would do nothing with the n bytes at t, the chunk
+ * bytes in mask m (see dlp_token_any()).  Hex decodes only to text
+ * dlp_hex_printable() accepts.
+ */
+__attribute__((target("avx512f,avx512bw,avx512vbmi,popcnt")))
+static inline int
+dlp_mask_quiet(const struct dlp_chunk *ch, uint64_t m, const unsigned char *t,
+    size_t n)
+{
+	int hex = (ch->hex & m) == m, b32 = (ch->b32 & m) == m;
+
+	if (((ch->b64 & m) == m && (ch->up & m) && (ch->lo & m)) ||
+	    (b32 && !hex))
+		return 0;
+	return !hex || !dlp_hex_printable_avx512(t, n);
+}
+
+/*
+ * 1 if the token run of the n (16..62) chunk bytes at t, bit b of the
+ * chunk being t[b], gives nothing in dlp_runs_range(): no dotless pass,
+ * nothing to decode in the whole run or in a piece between '.' and '/'.
+ */
+__attribute__((target("avx512f,avx512bw,avx512vbmi,popcnt")))
+static inline int
+dlp_run_quiet(const struct dlp_chunk *ch, const unsigned char *t, size_t n)
+{
+	uint64_t run = (1ULL << n) - 1, sep = (ch->dot | ch->slash) & run, ns;
+	size_t p, q;
+
+	if ((ch->dot & run) && !(ch->slash & run))
+		return 0;
+	if (!(ch->dot & run) && !dlp_mask_quiet(ch, run, t, n))
+		return 0;
+	if (sep == 0)
+		return 1;
+	/* Bit b of ns: bytes b..b+15 hold no separator. */
+	ns = ~sep & run;
+	ns &= ns >> 1;
+	ns &= ns >> 2;
+	ns &= ns >> 4;
+	ns &= ns >> 8;
+	for (p = 0; ns != 0 && p < n; p = q + 1) {
+		q = sep >> p ? p + (size_t)__builtin_ctzll(sep >> p) : n;
+		if (q - p >= DLP_RUN_MIN && !dlp_mask_quiet(ch,
+		    ((1ULL << q) - 1) & ~((1ULL << p) - 1), t + p, q - p))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * dlp_runs_range(from x, to p + 1) as far as its runs give nothing,
+ * decided from one chunk's masks per run: three runs in four of text
+ * (UUIDs, URLs of short pieces, hashes) then skip the general loop and its
+ * data-dependent branches.  Returns where that call would return, with
+ * *done set, or the point from which the call must go on (every case this
+ * does not follow exactly: separated hex, '\\', runs of 63 bytes or more,
+ * anything to decode).
+ */
+__attribute__((target("avx512f,avx512bw,avx512vbmi,popcnt")))
+static inline size_t
+dlp_runs_skip(const unsigned char *s, size_t len, size_t x, size_t p,
+    int *done)
+{
+	struct dlp_chunk ch;
+	uint64_t term;
+	unsigned c;
+	size_t n;
+
+	*done = 0;
+	for (;;) {
+		/* The run at x starts with a token byte, no hex-and-sep. */
+		c = dlp_class[s[x]];
+		if (!(c & C_TOK) || s[x] == '=' || ((c & C_HEX) &&
+		    x + 2 < len && ((s[x + 1] | 0x20) == 'x' ||
+		    (dlp_class[s[x + 2]] & C_HSEP))))
+			return x;
+		dlp_chunk_avx512(s, x, len, &ch);
+		n = (size_t)__builtin_ctzll(~ch.tok | (1ULL << 63));
+		if (n == 63)
+			return x;
+		/* '=' ends a token unless it is padding ("k=v"). */
+		term = ch.eq & (ch.tok >> 1) & ~(ch.eq >> 1) &
+		    ((1ULL << n) - 1);
+		if (term)
+			n = (size_t)__builtin_ctzll(term);
+		if (n >= DLP_RUN_MIN && !dlp_run_quiet(&ch, s + x, n))
+			return x;
+		x += n;
+		if (x > p) {
+			*done = 1;
+			return x;
+		}
+		/* Before p only a '\\' or an '=' that ends a token end it. */
+		if (!term)
+			return x;
+		x++;
+	}
+}
+
+/*
  * The trigger loop of dlp_runs(), compiled for the SIMD path so that the
  * AVX-512 helpers of the run finder inline into it: thousands of runs per
  * MiB of text each paid a call and a vzeroupper.
  */
-__attribute__((target("avx512f,avx512bw,avx512vbmi,avx512vbmi2,gfni")))
+__attribute__((target(
+    "avx512f,avx512bw,avx512vbmi,avx512vbmi2,gfni,popcnt")))
 static int
 dlp_runs_trig(const struct dlp *d, const char *buf, size_t len,
     enum scan_where where, const char *host, const struct dlp_map *map,
     int depth, struct scan_result *res, const uint64_t *rt)
 {
 	const unsigned char *s = (const unsigned char *)buf;
-	size_t i = 0, w, p, nw = (len + 63) / 64;
+	size_t i = 0, w, p, x, nw = (len + 63) / 64;
 	const uint64_t *ht = rt + nw;
 	uint64_t bits;
-	int rc = 0;
+	int rc = 0, hex, done;
 
 	for (w = 0; w < nw; w++) {
 		bits = (rt[w] | ht[w]) & dlp_from_mask(i, w);
@@ -2693,9 +2832,13 @@ dlp_runs_trig(const struct dlp *d, const char *buf, size_t len,
 			bits &= bits - 1;
 			if (p < i)
 				continue;
-			i = dlp_runs_range(d, buf, len, where, host, map, depth,
-			    res, dlp_runs_sync(s, p, i, (int)(ht[w] >> (p % 64) &
-			    1)), p + 1, &rc);
+			hex = (int)(ht[w] >> (p % 64) & 1);
+			x = dlp_runs_sync(s, p, i, hex);
+			done = 0;
+			if (!hex)
+				x = dlp_runs_skip(s, len, x, p, &done);
+			i = done ? x : dlp_runs_range(d, buf, len, where, host,
+			    map, depth, res, x, p + 1, &rc);
 			if (rc < 0)
 				return rc;
 			if (i >= (w + 1) * 64)
