@@ -2757,6 +2757,80 @@ dlp_run_quiet(const struct dlp_chunk *ch, const unsigned char *t, size_t n)
 	return 1;
 }
 
+/* Most 64-byte chunks a long run may take before the general loop does it. */
+#define DLP_SKIP_CHUNKS	8
+
+/*
+ * dlp_run_quiet() of the run at x when it is longer than a chunk: its
+ * length into *np and whether an '=' ends it into *termp, or 0 when it is
+ * not quiet or the masks cannot tell (pieces or hex of 63 bytes or more,
+ * runs of more than DLP_SKIP_CHUNKS chunks).  Long runs are URLs: their
+ * classes and separators are gathered a chunk at a time, and each piece
+ * of 16 bytes or more is judged from a chunk loaded where it starts.
+ */
+__attribute__((target("avx512f,avx512bw,avx512vbmi,popcnt")))
+static inline int
+dlp_run_quiet_long(const unsigned char *s, size_t len, size_t x,
+    size_t *np, int *termp)
+{
+	struct dlp_chunk ch, pc;
+	uint64_t m, term, sep, nt, ne, all = C_B64 | C_HEX | C_B32, any = 0;
+	size_t c, k, b, n, ps = x, nsep = 0;
+
+	for (c = x, k = 0; k < DLP_SKIP_CHUNKS; k++, c += 64) {
+		dlp_chunk_avx512(s, c, len, &ch);
+		/* Byte c + 64, for an '=' at bit 63. */
+		nt = c + 64 < len && (dlp_class[s[c + 64]] & C_TOK);
+		ne = c + 64 < len && s[c + 64] == '=';
+		n = ch.tok == ~0ULL ? 64 : (size_t)__builtin_ctzll(~ch.tok);
+		term = ch.eq & (ch.tok >> 1 | nt << 63) &
+		    ~(ch.eq >> 1 | ne << 63);
+		m = n == 64 ? ~0ULL : (1ULL << n) - 1;
+		if (term & m)
+			n = (size_t)__builtin_ctzll(term & m);
+		m = n == 64 ? ~0ULL : (1ULL << n) - 1;
+		all &= ((ch.b64 & m) == m ? C_B64 : 0) |
+		    ((ch.hex & m) == m ? C_HEX : 0) |
+		    ((ch.b32 & m) == m ? C_B32 : 0);
+		any |= (ch.up & m ? C_UP : 0) | (ch.lo & m ? C_LO : 0) |
+		    (ch.dot & m ? R_DOT : 0) | (ch.slash & m ? R_SLASH : 0);
+		for (sep = (ch.dot | ch.slash) & m; sep; sep &= sep - 1) {
+			b = c + (size_t)__builtin_ctzll(sep);
+			nsep++;
+			if (b - ps >= 63)
+				return 0;
+			if (b - ps >= DLP_RUN_MIN) {
+				dlp_chunk_avx512(s, ps, len, &pc);
+				if (!dlp_mask_quiet(&pc, (1ULL << (b - ps)) - 1,
+				    s + ps, b - ps))
+					return 0;
+			}
+			ps = b + 1;
+		}
+		if (n < 64) {
+			*np = c + n - x;
+			*termp = (int)(term >> n & 1);
+			break;
+		}
+	}
+	if (k == DLP_SKIP_CHUNKS)
+		return 0;
+	/* The last piece; then the whole run as dlp_runs_range() sees it. */
+	b = x + *np;
+	if (nsep && b - ps >= 63)
+		return 0;
+	if (nsep && b - ps >= DLP_RUN_MIN) {
+		dlp_chunk_avx512(s, ps, len, &pc);
+		if (!dlp_mask_quiet(&pc, (1ULL << (b - ps)) - 1, s + ps,
+		    b - ps))
+			return 0;
+	}
+	if ((any & R_DOT) && !(any & R_SLASH))
+		return 0;
+	return (any & R_DOT) || !((all & (C_HEX | C_B32)) ||
+	    ((all & C_B64) && (any & (C_UP | C_LO)) == (C_UP | C_LO)));
+}
+
 /*
  * dlp_runs_range(from x, to p + 1) as far as its runs give nothing,
  * decided from one chunk's masks per run: three runs in four of text
@@ -2775,6 +2849,7 @@ dlp_runs_skip(const unsigned char *s, size_t len, size_t x, size_t p,
 	uint64_t term;
 	unsigned c;
 	size_t n;
+	int lterm;
 
 	*done = 0;
 	for (;;) {
@@ -2786,14 +2861,16 @@ dlp_runs_skip(const unsigned char *s, size_t len, size_t x, size_t p,
 			return x;
 		dlp_chunk_avx512(s, x, len, &ch);
 		n = (size_t)__builtin_ctzll(~ch.tok | (1ULL << 63));
-		if (n == 63)
-			return x;
 		/* '=' ends a token unless it is padding ("k=v"). */
 		term = ch.eq & (ch.tok >> 1) & ~(ch.eq >> 1) &
 		    ((1ULL << n) - 1);
 		if (term)
 			n = (size_t)__builtin_ctzll(term);
-		if (n >= DLP_RUN_MIN && !dlp_run_quiet(&ch, s + x, n))
+		if (n == 63) {
+			if (!dlp_run_quiet_long(s, len, x, &n, &lterm))
+				return x;
+			term = (uint64_t)lterm;
+		} else if (n >= DLP_RUN_MIN && !dlp_run_quiet(&ch, s + x, n))
 			return x;
 		x += n;
 		if (x > p) {

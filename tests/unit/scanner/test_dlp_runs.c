@@ -24,7 +24,7 @@
  * AKIAIOSFODNN7EXAMPLQ ("AWS Access ID") encoded, and dotted; the ones
  * after PLANTS_APART may join a hex neighbour even when set apart.
  */
-#define PLANTS_APART	13
+#define PLANTS_APART	20
 static const char *const plants[] = {
 	"414b4941494f53464f444e4e374558414d504c51",
 	"414B4941494F53464F444E4E374558414D504C51",
@@ -43,6 +43,22 @@ static const char *const plants[] = {
 	"414b4941494f53464f444e4e374558414d504c51017f",
 	"414b4941494f53464f444e4e374558414d504c51090a0d017f",
 	"414B4941494F53464F444E4E374558414D504C51017FC2",
+	/* Runs longer than a chunk: URLs, a long dotted name, '=' late. */
+	"https://files.example.org/packages/a2/76/486e21c7cdb1c7/"
+	    "QUtJQUlPU0ZPRE5ON0VYQU1QTFE/pkg-0.13.6.tar.gz",
+	"//github.com/rust-lang/rust/commit/ca6cd66c78e8b5bcefb73578f78e1ffad9"
+	    "cf7a0c/QUtJQUlPU0ZPRE5ON0VYQU1QTFE",
+	"//example.com/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s/t/u/v/w/x/y/z/"
+	    "QUtJQUlPU0ZPRE5ON0VYQU1QTFE==/zz",
+	"cdn.assets.example.com.s3.eu-west-1.amazonaws.AKIAIOSF.ODNN7EXAMPLQ",
+	"internationalization_and_localization_of_everything_in_here_ok="
+	    "QUtJQUlPU0ZPRE5ON0VYQU1QTFE=",
+	/* '=' at the 64th and 128th byte of a run, then hex of the key. */
+	"one_two_three_four_five_six_seven_eight_nine_ten_eleven_twelve_"
+	    "=414b4941494f53464f444e4e374558414d504c51",
+	"one_two_three_four_five_six_seven_eight_nine_ten_eleven_twelve__"
+	    "one_two_three_four_five_six_seven_eight_nine_ten_eleven_twelve_"
+	    "=414b4941494f53464f444e4e374558414d504c51",
 	"\\x41\\x4b\\x49\\x41\\x49\\x4f\\x53\\x46\\x4f\\x44\\x4e\\x4e\\x37"
 	    "\\x45\\x58\\x41\\x4d\\x50\\x4c\\x51",
 };
@@ -60,6 +76,23 @@ static const char *const near[] = {
 	"QUtJQUlPU0ZPRE5ON0VYQU1QTFFaWg==abcdef",
 	"6e6f7468696e672073656372657420686572652c206a75737420776f726473",
 	"CamelCaseIdentifierNameForX",
+	"//files.pythonhosted.org/packages/a2/76/486e21c7cdb1c790d75da60928"
+	    "bcfc94e2f4670a2f7ffdead9faa78e3cef/pkg-0.13.6.tar.gz",
+	"//github.com/golang/go/commit/e323e5d8fae9081d6d119a47095211f58930a"
+	    "b55/blob/main/src/runtime/proc.go",
+	"//example.com/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaa/b",
+	"d5a93145-99ba-4ba5-b78d-83875c3981a8d5a93145-99ba-4ba5-b78d-83875c"
+	    "3981a8-d5a93145-99ba-4ba5-b78d-83875c3981a8",
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "b-c-d",
 	/* Hex of the key and 3 of 23, 4 of 24 bytes that are not text. */
 	"414b4941494f53464f444e4e374558414d504c51017fc1",
 	"414B4941494F53464F444E4E374558414D504C518000c1de",
@@ -164,7 +197,7 @@ main(void)
 	    fast && ref ? "ok" : err))
 		return tap_done();
 	dlp_set_prefilter(ref, 0);
-	buf = malloc(strlen(filler) + 1024);
+	buf = malloc(strlen(filler) + 2048);
 	for (i = 0; i < sizeof(plants) / sizeof(plants[0]); i++)
 		for (j = 0; j < sizeof(joints) / sizeof(joints[0]); j++)
 			for (off = 0; off <= 140; off++) {
@@ -188,10 +221,11 @@ main(void)
 	/* Near misses only, side by side: nothing, both ways. */
 	for (i = 0; i < nn; i++)
 		for (j = 0; j < sizeof(joints) / sizeof(joints[0]); j++)
-			for (off = 0; off <= 140; off += 3)
-				quiet += runs_both(fast, ref, buf,
-				    runs_build(buf, off, near[i], joints[j],
-				    near[(i + 1) % nn], near[(i + 5) % nn])) != 0;
+			for (off = 0; off <= 140; off += 3) {
+				len = runs_build(buf, off, near[i], joints[j],
+				    near[(i + 1) % nn], near[(i + 5) % nn]);
+				quiet += runs_both(fast, ref, buf, len) != 0;
+			}
 	is_int(quiet, 0, "near misses alone: no finding, modes agree");
 	free(buf);
 	dlp_free(fast);
