@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "tap.h"
+#include "lib/testdlp.h"
 #include "scanner/dlp.h"
 
 /*
@@ -182,21 +183,15 @@ runs_build(char *buf, size_t off, const char *left, const char *joint,
 int
 main(void)
 {
-	struct scanner_config cfg;
 	struct dlp *fast, *ref;
-	char err[256], *buf;
+	char *buf;
 	size_t i, j, off, len, nn = sizeof(near) / sizeof(near[0]);
 	unsigned missed = 0, differ = 0, runs = 0, quiet = 0;
 	int r;
 
-	scanner_config_defaults(&cfg);
-	fast = dlp_new(&cfg, err, sizeof(err));
-	ref = dlp_new(&cfg, err, sizeof(err));
-	scanner_config_clear(&cfg);
-	if (!ok(fast != NULL && ref != NULL, "dlp_new: %s",
-	    fast && ref ? "ok" : err))
+	if (!ok(testdlp_pair_new(&fast, &ref) == 0,
+	    "scanners with the prefilter and with PCRE2 alone"))
 		return tap_done();
-	dlp_set_prefilter(ref, 0);
 	buf = malloc(strlen(filler) + 2048);
 	for (i = 0; i < sizeof(plants) / sizeof(plants[0]); i++)
 		for (j = 0; j < sizeof(joints) / sizeof(joints[0]); j++)

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "tap.h"
+#include "lib/testdlp.h"
 #include "scanner/dlp.h"
 
 struct plant {
@@ -199,23 +200,15 @@ trig_plain(struct dlp *fast, struct dlp *ref)
 int
 main(void)
 {
-	struct scanner_config cfg;
 	struct dlp *fast, *ref;
 	struct scan_result rf, rr;
-	char err[256], *buf;
+	char *buf;
 	size_t i, off, fl = strlen(filler), pl, len;
 	unsigned missed = 0, differ = 0, runs = 0;
 
-	scanner_config_defaults(&cfg);
-	cfg.seed_enabled = 1;
-	fast = dlp_new(&cfg, err, sizeof(err));
-	ref = dlp_new(&cfg, err, sizeof(err));
-	/* The compiled sets keep what they need: the config can go now. */
-	scanner_config_clear(&cfg);
-	if (!ok(fast != NULL && ref != NULL, "dlp_new: %s",
-	    fast && ref ? "ok" : err))
+	if (!ok(testdlp_pair_new(&fast, &ref) == 0,
+	    "scanners with the prefilter and with PCRE2 alone"))
 		return tap_done();
-	dlp_set_prefilter(ref, 0);
 	buf = malloc(3 * fl + 1024);
 	for (i = 0; i < sizeof(plants) / sizeof(plants[0]); i++) {
 		pl = strlen(plants[i].text);
