@@ -2757,6 +2757,32 @@ dlp_run_quiet(const struct dlp_chunk *ch, const unsigned char *t, size_t n)
 	return 1;
 }
 
+/*
+ * The chunk at ps into pc: the masks of ch (the chunk at c) shifted when
+ * ps lies in it, since a piece ending in ch needs no bit past it.
+ */
+__attribute__((target("avx512f,avx512bw,avx512vbmi")))
+static inline void
+dlp_chunk_from(struct dlp_chunk *pc, const struct dlp_chunk *ch,
+    const unsigned char *s, size_t c, size_t ps, size_t len)
+{
+	size_t k = ps - c;
+
+	if (ps < c) {
+		dlp_chunk_avx512(s, ps, len, pc);
+		return;
+	}
+	pc->tok = ch->tok >> k;
+	pc->eq = ch->eq >> k;
+	pc->b64 = ch->b64 >> k;
+	pc->hex = ch->hex >> k;
+	pc->b32 = ch->b32 >> k;
+	pc->up = ch->up >> k;
+	pc->lo = ch->lo >> k;
+	pc->dot = ch->dot >> k;
+	pc->slash = ch->slash >> k;
+}
+
 /* Most 64-byte chunks a long run may take before the general loop does it. */
 #define DLP_SKIP_CHUNKS	8
 
@@ -2800,7 +2826,7 @@ dlp_run_quiet_long(const unsigned char *s, size_t len, size_t x,
 			if (b - ps >= 63)
 				return 0;
 			if (b - ps >= DLP_RUN_MIN) {
-				dlp_chunk_avx512(s, ps, len, &pc);
+				dlp_chunk_from(&pc, &ch, s, c, ps, len);
 				if (!dlp_mask_quiet(&pc, (1ULL << (b - ps)) - 1,
 				    s + ps, b - ps))
 					return 0;
@@ -2820,7 +2846,7 @@ dlp_run_quiet_long(const unsigned char *s, size_t len, size_t x,
 	if (nsep && b - ps >= 63)
 		return 0;
 	if (nsep && b - ps >= DLP_RUN_MIN) {
-		dlp_chunk_avx512(s, ps, len, &pc);
+		dlp_chunk_from(&pc, &ch, s, c, ps, len);
 		if (!dlp_mask_quiet(&pc, (1ULL << (b - ps)) - 1, s + ps,
 		    b - ps))
 			return 0;
