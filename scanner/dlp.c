@@ -1445,7 +1445,8 @@ dlp_ktab_init(void)
 	dlp_simd = __builtin_cpu_supports("avx512bw") &&
 	    __builtin_cpu_supports("avx512vbmi") &&
 	    __builtin_cpu_supports("avx512vbmi2") &&
-	    __builtin_cpu_supports("gfni");
+	    __builtin_cpu_supports("gfni") &&
+	    __builtin_cpu_supports("popcnt");	/* the mask counts use it */
 	/*
 	 * PIPELOCK_FW_NO_SIMD=1 forces the portable path: the tests run the
 	 * scanner both ways on machines that have the instructions, and an
