@@ -135,39 +135,29 @@ def main():
         p(f"| {TEST_TEXT.get(t, t)} | " + " | ".join(cells) + " |")
     p("")
 
-    p("## Latency p50 / p99 (ms)\n")
-    p("| test | " + " | ".join(name(v) for v in variants) + " |")
-    p("|---|" + "---:|" * len(variants))
-    for t in tests:
-        cells = []
-        for v in variants:
-            x = s.get((v, t))
-            cells.append(f"{x['p50']:.2f} / {x['p99']:.2f}" if x else "–")
-        p(f"| {t} | " + " | ".join(cells) + " |")
-    p("")
+    def per_test(title, cols, cell, intro=""):
+        """One row per test, one column per variant; cell(x) formats a summary."""
+        p(title + "\n")
+        if intro:
+            p(intro + "\n")
+        p("| test | " + " | ".join(name(v) for v in cols) + " |")
+        p("|---|" + "---:|" * len(cols))
+        for t in tests:
+            cells = []
+            for v in cols:
+                x = s.get((v, t))
+                cells.append(cell(x) if x else "–")
+            p(f"| {t} | " + " | ".join(cells) + " |")
+        p("")
 
     others = [v for v in variants if v != "direct"]
-    p("## Interceptor cost: peak RSS (MiB) / CPU (% of one core)\n")
-    p("| test | " + " | ".join(name(v) for v in others) + " |")
-    p("|---|" + "---:|" * len(others))
-    for t in tests:
-        cells = []
-        for v in others:
-            x = s.get((v, t))
-            cells.append(f"{x['rss']:.1f} / {x['cpu']:.0f}" if x else "–")
-        p(f"| {t} | " + " | ".join(cells) + " |")
-    p("")
-    p("## Interceptor CPU time per request (µs; 1 MiB bodies: per MiB)\n")
-    p("Less sensitive to the rest of the machine's load than req/s: the cost each variant adds.\n")
-    p("| test | " + " | ".join(name(v) for v in others) + " |")
-    p("|---|" + "---:|" * len(others))
-    for t in tests:
-        cells = []
-        for v in others:
-            x = s.get((v, t))
-            cells.append(f"{x['us_req']:.1f}" if x and x["us_req"] is not None else "–")
-        p(f"| {t} | " + " | ".join(cells) + " |")
-    p("")
+    per_test("## Latency p50 / p99 (ms)", variants,
+             lambda x: f"{x['p50']:.2f} / {x['p99']:.2f}")
+    per_test("## Interceptor cost: peak RSS (MiB) / CPU (% of one core)", others,
+             lambda x: f"{x['rss']:.1f} / {x['cpu']:.0f}")
+    per_test("## Interceptor CPU time per request (µs; 1 MiB bodies: per MiB)", others,
+             lambda x: f"{x['us_req']:.1f}" if x["us_req"] is not None else "–",
+             "Less sensitive to the rest of the machine's load than req/s: the cost each variant adds.")
     p("Memory of the interceptor processes (MiB):\n")
     p("| | " + " | ".join(name(v) for v in others) + " |")
     p("|---|" + "---:|" * len(others))
