@@ -31,12 +31,12 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <hs.h>
 
 #include "core/log.h"
+#include "core/loop.h"
 
 #define HSDB_MAGIC	0x68736462u	/* "hsdb" */
 #define HSDB_MSG_MAX	1024u
@@ -128,15 +128,6 @@ hsdb_child(int fd, pid_t parent, const char *const *exprs,
 	_exit(0);
 }
 
-static long long
-hsdb_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Read exactly len bytes before the deadline; -1 with errno (ETIMEDOUT). */
 static int
 hsdb_read_all(int fd, void *buf, size_t len, long long deadline)
@@ -148,7 +139,7 @@ hsdb_read_all(int fd, void *buf, size_t len, long long deadline)
 	int pr;
 
 	while (len > 0) {
-		if ((left = deadline - hsdb_now_ms()) <= 0) {
+		if ((left = deadline - (long long)loop_now_ms()) <= 0) {
 			errno = ETIMEDOUT;
 			return -1;
 		}
@@ -204,7 +195,7 @@ hsdb_compile(const char *const *exprs, const unsigned *flags,
 	}
 	close(fds[1]);
 	fds[1] = -1;
-	deadline = hsdb_now_ms() + HSDB_TIMEOUT_MS;
+	deadline = (long long)loop_now_ms() + HSDB_TIMEOUT_MS;
 	if (hsdb_read_all(fds[0], &a, sizeof(a), deadline) == -1)
 		goto fail_io;
 	if (a.magic != HSDB_MAGIC || (a.status != 0 && a.status != -1) ||
